@@ -1,0 +1,175 @@
+//! Command-line definitions only (clap derive): no logic lives here.
+
+use crate::role::Role;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hakit",
+    version,
+    about = "Active/standby database-proxy pairs behind one address (AWS Elastic IP or L2 VIP), with keepalived",
+    long_about = None,
+    help_expected = true,
+    after_help = "Exit codes: 0 ok, 1 failure, 2 usage or config error, 3 partially applied (run `hakit rollback`)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a cluster file and a root-only secrets file (wizard on a terminal, flags otherwise)
+    Init(InitArgs),
+    /// Show the ordered steps `setup` would take on this node, without changing anything
+    Plan(PlanArgs),
+    /// Write every file this node would get (keepalived.conf, scripts, proxy config) under a directory
+    Render(RenderArgs),
+    /// Apply the plan on this node: packages, ENI and Elastic IP, files, services
+    Setup(NodeArgs),
+    /// Undo what setup did on this node, restoring what was there before (never releases the Elastic IP)
+    Rollback(ConfigArgs),
+    /// Show this node's VRRP state, who holds the address, and proxy health
+    Status(ConfigArgs),
+    /// Called by keepalived on a VRRP transition: move the Elastic IP, log, send the webhook
+    Notify(NotifyArgs),
+    /// Print a shell completion script
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Human-readable text
+    Text,
+    /// One JSON document on stdout
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Cluster file
+    #[arg(long, short = 'c', env = "HAKIT_CONFIG", default_value = "/etc/hakit/cluster.toml")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// Cluster file (the same on every node)
+    #[arg(long, short = 'c', env = "HAKIT_CONFIG", default_value = "/etc/hakit/cluster.toml")]
+    pub config: PathBuf,
+    /// This node's role: master is the first node of the cluster file
+    #[arg(long, short = 'r', env = "HAKIT_ROLE", value_enum)]
+    pub role: Role,
+    /// This node's name (needed for a backup when there are several)
+    #[arg(long, short = 'n', env = "HAKIT_NODE")]
+    pub node: Option<String>,
+    /// Secrets file [default: secrets.toml in paths.config_dir]
+    #[arg(long, env = "HAKIT_SECRETS")]
+    pub secrets: Option<PathBuf>,
+    /// Directory of templates overriding the embedded ones, file by file
+    #[arg(long, env = "HAKIT_TEMPLATES")]
+    pub templates: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Output format
+    #[arg(long, short = 'o', value_enum, default_value = "text", env = "HAKIT_OUTPUT")]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Directory to write the files under, each at its real path below it
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also check each file with its real validator (keepalived -t, haproxy -c); needs root
+    #[arg(long)]
+    pub validate: bool,
+    /// Output format of the list of written files
+    #[arg(long, short = 'o', value_enum, default_value = "text", env = "HAKIT_OUTPUT")]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Transition {
+    Master,
+    Backup,
+    Fault,
+    Stop,
+}
+
+#[derive(Debug, Args)]
+pub struct NotifyArgs {
+    /// Cluster file
+    #[arg(long, short = 'c', env = "HAKIT_CONFIG", default_value = "/etc/hakit/cluster.toml")]
+    pub config: PathBuf,
+    /// This node's name
+    #[arg(long, short = 'n', env = "HAKIT_NODE")]
+    pub node: Option<String>,
+    /// The state keepalived entered
+    #[arg(value_enum)]
+    pub state: Transition,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to print completions for
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Never prompt; a missing value is an error (also when CI=true or not on a terminal)
+    #[arg(long)]
+    pub non_interactive: bool,
+    /// Cluster name (lowercase letters, digits, '-')
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// How the address moves
+    #[arg(long, value_parser = ["aws-eip", "l2-vip"])]
+    pub mode: Option<String>,
+    /// Profile: haproxy, proxysql, mariadb-galera, or a profile file
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// A node as NAME=PRIVATE_IP (preferred master first); repeat for each node
+    #[arg(long = "node", value_name = "NAME=IP")]
+    pub nodes: Vec<String>,
+    /// A database behind the proxy as HOST:PORT; repeat for each
+    #[arg(long = "backend", value_name = "HOST:PORT")]
+    pub backends: Vec<String>,
+    /// Elastic IP allocation id (aws-eip mode)
+    #[arg(long)]
+    pub eip_allocation_id: Option<String>,
+    /// Virtual IP with prefix, e.g. 192.0.2.100/24 (l2-vip mode)
+    #[arg(long)]
+    pub vip: Option<String>,
+    /// Interface for VRRP (and the VIP in l2-vip mode)
+    #[arg(long)]
+    pub interface: Option<String>,
+    /// VRRP virtual router id, 1-255 [default: derived from the cluster name]
+    #[arg(long)]
+    pub virtual_router_id: Option<u8>,
+    /// Where to write the cluster file
+    #[arg(long, default_value = "hakit.toml")]
+    pub out: PathBuf,
+    /// Where to write the secrets file (mode 0600) [default: <out stem>.secrets.toml beside --out]
+    #[arg(long)]
+    pub secrets_out: Option<PathBuf>,
+    /// Replace an existing cluster file (an existing secrets file is always kept)
+    #[arg(long)]
+    pub force: bool,
+}

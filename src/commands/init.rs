@@ -1,0 +1,233 @@
+//! `hakit init`: write a cluster file and a root-only secrets file. On a terminal a wizard
+//! asks for what the flags left out; otherwise every missing value is listed in one error.
+
+use crate::cli::InitArgs;
+use crate::config::file::{AwsFile, BackendFile, ClusterFile, NodeFile, VipFile, VrrpFile};
+use crate::config::{self, ConfigError};
+use crate::exit::UsageError;
+use crate::profile;
+use crate::secrets::Secrets;
+use anyhow::Context;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// Whether prompting is allowed: not with --non-interactive, not when CI is set to a true
+/// value, and only when stdin and stderr are terminals.
+pub fn interactive(non_interactive_flag: bool) -> bool {
+    let ci = std::env::var("CI").map(|v| !matches!(v.as_str(), "" | "0" | "false")).unwrap_or(false);
+    !non_interactive_flag && !ci && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+pub fn run(mut args: InitArgs) -> anyhow::Result<()> {
+    if args.out.exists() && !args.force {
+        return Err(UsageError::with_hint(
+            format!("{} already exists", args.out.display()),
+            "pass --force to replace it, or --out to write elsewhere",
+        )
+        .into());
+    }
+    if interactive(args.non_interactive) {
+        wizard(&mut args)?;
+    }
+    let file = cluster_file(&args)?;
+    let text = format!(
+        "# hakit cluster file: the same on every node. Secrets live in the separate secrets file.\n{}",
+        toml::to_string(&file).context("serializing the cluster file")?
+    );
+    // Never write a file hakit itself would reject.
+    config::parse(&text).map_err(|issues| ConfigError { file: None, issues })?;
+    let secrets_out = args.secrets_out.clone().unwrap_or_else(|| default_secrets_path(&args.out));
+    std::fs::write(&args.out, &text).with_context(|| format!("writing {}", args.out.display()))?;
+    eprintln!("wrote {} (cluster {}, {} nodes)", args.out.display(), file.name.as_deref().unwrap_or(""), file.nodes.len());
+    if secrets_out.exists() {
+        eprintln!("kept the existing secrets file {}", secrets_out.display());
+    } else {
+        Secrets::generate()?.write_new(&secrets_out)?;
+        eprintln!(
+            "wrote {} (mode 0600): copy it to /etc/hakit/secrets.toml on every node, root-only, and never commit it",
+            secrets_out.display()
+        );
+    }
+    Ok(())
+}
+
+fn default_secrets_path(out: &Path) -> PathBuf {
+    let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("hakit");
+    out.with_file_name(format!("{stem}.secrets.toml"))
+}
+
+/// A virtual_router_id derived from the cluster name, so two clusters rarely collide.
+pub fn derived_router_id(name: &str) -> u8 {
+    // FNV-1a, folded into 1..=255.
+    let hash = name.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    (hash % 255) as u8 + 1
+}
+
+/// Build the cluster file from flags, listing every missing value at once.
+pub fn cluster_file(args: &InitArgs) -> anyhow::Result<ClusterFile> {
+    let mut missing = Vec::new();
+    if args.cluster.is_none() {
+        missing.push("--cluster NAME");
+    }
+    if args.profile.is_none() {
+        missing.push("--profile (haproxy, proxysql or mariadb-galera)");
+    }
+    match args.mode.as_deref() {
+        None => missing.push("--mode (aws-eip or l2-vip)"),
+        Some("aws-eip") if args.eip_allocation_id.is_none() => missing.push("--eip-allocation-id (aws-eip mode)"),
+        Some("l2-vip") => {
+            if args.vip.is_none() {
+                missing.push("--vip ADDRESS/PREFIX (l2-vip mode)");
+            }
+            if args.interface.is_none() {
+                missing.push("--interface (l2-vip mode)");
+            }
+        }
+        _ => {}
+    }
+    if args.nodes.len() < 2 {
+        missing.push("--node NAME=IP (at least two, preferred master first)");
+    }
+    let needs_backends = args
+        .profile
+        .as_deref()
+        .filter(|p| profile::is_shipped(p))
+        .and_then(|p| profile::load(p, Path::new(".")).ok())
+        .is_some_and(|p| p.needs_backends);
+    if needs_backends && args.backends.is_empty() {
+        missing.push("--backend HOST:PORT (at least one database)");
+    }
+    if !missing.is_empty() {
+        return Err(UsageError::with_hint(
+            format!("missing values for a non-interactive init: {}", missing.join(", ")),
+            "pass them as flags, or run `hakit init` on a terminal without --non-interactive (and without CI=true) for the wizard",
+        )
+        .into());
+    }
+    let mut nodes = Vec::new();
+    for spec in &args.nodes {
+        let (name, address) = spec.split_once('=').ok_or_else(|| {
+            UsageError::new(format!("--node {spec}: expected NAME=IP, like n1=10.0.1.11"))
+        })?;
+        nodes.push(NodeFile {
+            name: Some(name.to_string()),
+            address: Some(address.to_string()),
+            ..NodeFile::default()
+        });
+    }
+    let name = args.cluster.clone();
+    let vrid = args
+        .virtual_router_id
+        .unwrap_or_else(|| derived_router_id(name.as_deref().unwrap_or("")));
+    let aws_mode = args.mode.as_deref() == Some("aws-eip");
+    Ok(ClusterFile {
+        name,
+        mode: args.mode.clone(),
+        profile: args.profile.clone(),
+        nodes,
+        backends: args
+            .backends
+            .iter()
+            .map(|b| BackendFile { address: Some(b.clone()), weight: None })
+            .collect(),
+        aws: aws_mode.then(|| AwsFile {
+            eip_allocation_id: args.eip_allocation_id.clone(),
+            ..AwsFile::default()
+        }),
+        vip: (!aws_mode).then(|| VipFile { address: args.vip.clone(), interface: args.interface.clone() }),
+        vrrp: Some(VrrpFile {
+            virtual_router_id: Some(i64::from(vrid)),
+            interface: if aws_mode { args.interface.clone() } else { None },
+            ..VrrpFile::default()
+        }),
+        ..ClusterFile::default()
+    })
+}
+
+fn wizard(args: &mut InitArgs) -> anyhow::Result<()> {
+    use dialoguer::{Input, Select};
+    let prompt_err = |e: dialoguer::Error| anyhow::anyhow!("reading an answer from the terminal: {e}");
+    if args.cluster.is_none() {
+        let name: String = Input::new()
+            .with_prompt("Cluster name")
+            .default("db-proxy".to_string())
+            .validate_with(|s: &String| {
+                if config::validate::is_slug(s, 32) {
+                    Ok(())
+                } else {
+                    Err("1-32 lowercase letters, digits or '-'")
+                }
+            })
+            .interact_text()
+            .map_err(prompt_err)?;
+        args.cluster = Some(name);
+    }
+    if args.profile.is_none() {
+        let names = profile::shipped_names();
+        let i = Select::new().with_prompt("Profile").items(&names).default(0).interact().map_err(prompt_err)?;
+        args.profile = Some(names[i].to_string());
+    }
+    if args.mode.is_none() {
+        let modes = ["aws-eip (Elastic IP on AWS)", "l2-vip (virtual IP on a shared L2 network)"];
+        let i = Select::new().with_prompt("Mode").items(&modes).default(0).interact().map_err(prompt_err)?;
+        args.mode = Some(if i == 0 { "aws-eip" } else { "l2-vip" }.to_string());
+    }
+    if args.mode.as_deref() == Some("aws-eip") && args.eip_allocation_id.is_none() {
+        let id: String = Input::new()
+            .with_prompt("Elastic IP allocation id (eipalloc-...)")
+            .interact_text()
+            .map_err(prompt_err)?;
+        args.eip_allocation_id = Some(id);
+    }
+    if args.mode.as_deref() == Some("l2-vip") {
+        if args.vip.is_none() {
+            let vip: String = Input::new()
+                .with_prompt("Virtual IP with prefix (e.g. 192.0.2.100/24)")
+                .interact_text()
+                .map_err(prompt_err)?;
+            args.vip = Some(vip);
+        }
+        if args.interface.is_none() {
+            let iface: String = Input::new().with_prompt("Interface").default("eth0".to_string()).interact_text().map_err(prompt_err)?;
+            args.interface = Some(iface);
+        }
+    }
+    while args.nodes.len() < 2 {
+        let n = args.nodes.len() + 1;
+        let role = if n == 1 { "master" } else { "backup" };
+        let address: String = Input::new()
+            .with_prompt(format!("Private IPv4 of node n{n} ({role})"))
+            .validate_with(|s: &String| s.parse::<std::net::Ipv4Addr>().map(|_| ()).map_err(|_| "an IPv4 address, like 10.0.1.11"))
+            .interact_text()
+            .map_err(prompt_err)?;
+        args.nodes.push(format!("n{n}={address}"));
+    }
+    let needs_backends = args
+        .profile
+        .as_deref()
+        .and_then(|p| profile::load(p, Path::new(".")).ok())
+        .is_some_and(|p| p.needs_backends);
+    if needs_backends && args.backends.is_empty() {
+        let backend: String = Input::new()
+            .with_prompt("Database behind the proxy (host:port)")
+            .validate_with(|s: &String| config::validate::parse_host_port(s).map(|_| ()))
+            .interact_text()
+            .map_err(prompt_err)?;
+        args.backends.push(backend);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::derived_router_id;
+
+    #[test]
+    fn derived_router_id_is_stable_and_in_range() {
+        assert_eq!(derived_router_id("demo"), derived_router_id("demo"));
+        for name in ["a", "demo", "db-proxy", "x-very-long-cluster-name-1234567"] {
+            assert!((1..=255).contains(&derived_router_id(name)));
+        }
+        assert_ne!(derived_router_id("demo"), derived_router_id("demo2"));
+    }
+}

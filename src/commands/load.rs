@@ -1,0 +1,41 @@
+//! Load what a node-level command needs: the cluster, its profile, this node, the secrets.
+
+use crate::cli::NodeArgs;
+use crate::config::{self, Cluster, ConfigError};
+use crate::profile::{self, Profile};
+use crate::role::{self, Target};
+use crate::secrets::Secrets;
+use std::path::{Path, PathBuf};
+
+pub struct LoadedNode {
+    pub cluster: Cluster,
+    pub profile: Profile,
+    pub target: Target,
+    pub secrets: Option<Secrets>,
+    pub secrets_path: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretsPolicy {
+    /// The command cannot work without them.
+    Required,
+    /// A missing file is fine (reported by the caller); an unsafe or invalid one is not.
+    Optional,
+}
+
+pub fn load_node(args: &NodeArgs, policy: SecretsPolicy) -> anyhow::Result<LoadedNode> {
+    let cluster = config::load(&args.config)?;
+    let base = args.config.parent().unwrap_or(Path::new("."));
+    let profile = profile::load(&cluster.profile, base)?;
+    let issues = profile::check_cluster(&profile, &cluster);
+    if !issues.is_empty() {
+        return Err(ConfigError { file: Some(args.config.clone()), issues }.into());
+    }
+    let target = role::select(&cluster, args.role, args.node.as_deref())?;
+    let secrets_path = args.secrets.clone().unwrap_or_else(|| cluster.paths.secrets_file());
+    let secrets = match (policy, secrets_path.exists()) {
+        (SecretsPolicy::Optional, false) => None,
+        _ => Some(Secrets::load(&secrets_path)?),
+    };
+    Ok(LoadedNode { cluster, profile, target, secrets, secrets_path })
+}

@@ -1,0 +1,25 @@
+//! One module per subcommand; `dispatch` routes the parsed command line to it.
+
+mod completions;
+mod init;
+mod load;
+mod plan;
+mod render;
+
+pub use load::{load_node, LoadedNode, SecretsPolicy};
+
+use crate::cli::{Cli, Command};
+use crate::exit::NotImplemented;
+
+pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Init(args) => init::run(args),
+        Command::Plan(args) => plan::run(args),
+        Command::Render(args) => render::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Setup(_) => Err(NotImplemented("setup").into()),
+        Command::Rollback(_) => Err(NotImplemented("rollback").into()),
+        Command::Status(_) => Err(NotImplemented("status").into()),
+        Command::Notify(_) => Err(NotImplemented("notify").into()),
+    }
+}

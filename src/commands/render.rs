@@ -1,0 +1,81 @@
+//! `hakit render`: write every file this node would get under a directory, with modes.
+
+use super::{load_node, SecretsPolicy};
+use crate::cli::{Output, RenderArgs};
+use crate::render::{self, RenderInput};
+use anyhow::bail;
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Written {
+    path: String,
+    lands_at: String,
+    mode: String,
+    owner: String,
+    group: String,
+    valid: Option<bool>,
+}
+
+pub fn run(args: RenderArgs) -> anyhow::Result<()> {
+    let loaded = load_node(&args.node, SecretsPolicy::Required)?;
+    let secrets = loaded
+        .secrets
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("secrets file {} is missing", loaded.secrets_path.display()))?;
+    let files = render::render(&RenderInput {
+        cluster: &loaded.cluster,
+        target: &loaded.target,
+        profile: &loaded.profile,
+        secrets,
+        templates: args.node.templates.as_deref(),
+    })?;
+    let written = render::write_tree(&args.out, &files)?;
+    let mut report = Vec::new();
+    let mut failures = Vec::new();
+    for (file, path) in files.iter().zip(&written) {
+        let valid = if args.validate {
+            match crate::validator::run(file, path)? {
+                Some(verdict) => {
+                    if !verdict.success {
+                        failures.push(format!(
+                            "{} failed `{}` (exit {:?}):\n{}",
+                            path.display(),
+                            verdict.command.join(" "),
+                            verdict.code,
+                            verdict.output.trim_end()
+                        ));
+                    }
+                    Some(verdict.success)
+                }
+                None => None,
+            }
+        } else {
+            None
+        };
+        report.push(Written {
+            path: path.display().to_string(),
+            lands_at: file.path.display().to_string(),
+            mode: file.mode_string(),
+            owner: file.owner.clone(),
+            group: file.group.clone(),
+            valid,
+        });
+    }
+    match args.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Output::Text => {
+            for w in &report {
+                let check = match w.valid {
+                    Some(true) => "  valid",
+                    Some(false) => "  INVALID",
+                    None => "",
+                };
+                println!("{} {}:{} {}{check}", w.mode, w.owner, w.group, w.path);
+            }
+        }
+    }
+    if !failures.is_empty() {
+        bail!("{} file(s) failed validation:\n{}", failures.len(), failures.join("\n"));
+    }
+    Ok(())
+}

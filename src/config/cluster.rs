@@ -1,0 +1,162 @@
+//! The validated cluster: every value typed, in range and consistent with the others.
+
+use serde::Serialize;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cluster {
+    pub name: String,
+    pub mode: Mode,
+    /// Profile name (shipped) or path to a profile file.
+    pub profile: String,
+    /// In priority order: the first node is the preferred master.
+    pub nodes: Vec<Node>,
+    pub backends: Vec<Backend>,
+    pub vrrp: Vrrp,
+    pub check: Check,
+    pub proxy: Proxy,
+    pub paths: Paths,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Mode {
+    /// An Elastic IP moved between per-node dedicated ENIs by `hakit notify`.
+    AwsEip(Aws),
+    /// A virtual IP on a shared L2 segment, moved by keepalived with gratuitous ARP.
+    L2Vip(Vip),
+}
+
+impl Mode {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::AwsEip(_) => "aws-eip",
+            Mode::L2Vip(_) => "l2-vip",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Aws {
+    pub eip_allocation_id: String,
+    pub region: Option<String>,
+    pub security_group_ids: Vec<String>,
+    pub source_dest_check: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Vip {
+    pub address: Ipv4Addr,
+    pub prefix: u8,
+    pub interface: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Node {
+    pub name: String,
+    pub address: Ipv4Addr,
+    pub instance_id: Option<String>,
+    pub priority: u8,
+    /// Interface carrying VRRP on this node.
+    pub interface: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Backend {
+    pub host: String,
+    pub port: u16,
+    pub weight: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Vrrp {
+    pub virtual_router_id: u8,
+    /// Advertisement interval in centiseconds (VRRPv3 resolution).
+    pub advert_int_cs: u32,
+    pub version: u8,
+    pub preempt: bool,
+    pub unicast: bool,
+    /// VRRPv2 PASS authentication with the secret `vrrp_auth`.
+    pub auth: bool,
+}
+
+impl Vrrp {
+    /// `advert_int` as keepalived wants it: whole seconds without a fraction.
+    pub fn advert_int(&self) -> String {
+        format_centis(self.advert_int_cs)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    /// Seconds between runs of the health-check script (whole seconds: keepalived 2.2.7).
+    pub interval: u32,
+    pub timeout: u32,
+    pub rise: u32,
+    pub fall: u32,
+    /// 0: a failed check puts the node in FAULT (priority-0 advert, fastest takeover).
+    pub weight: i32,
+    /// Also track the proxy process with keepalived's process connector.
+    pub track_process: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Proxy {
+    /// Client port; `None` means the profile's default.
+    pub port: Option<u16>,
+    pub admin_port: Option<u16>,
+    pub stats_port: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Paths {
+    pub keepalived_dir: PathBuf,
+    pub config_dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub script_dir: PathBuf,
+    pub log_dir: PathBuf,
+    pub run_dir: PathBuf,
+    /// `None` means the profile's default.
+    pub proxy_config_dir: Option<PathBuf>,
+    pub hakit_bin: PathBuf,
+}
+
+impl Paths {
+    /// Where `hakit setup` installs the cluster file on each node.
+    pub fn cluster_file(&self) -> PathBuf {
+        self.config_dir.join("cluster.toml")
+    }
+
+    /// The root-only secrets file.
+    pub fn secrets_file(&self) -> PathBuf {
+        self.config_dir.join("secrets.toml")
+    }
+}
+
+/// 150 -> "1.5", 100 -> "1", 5 -> "0.05".
+pub fn format_centis(cs: u32) -> String {
+    let whole = cs / 100;
+    let frac = cs % 100;
+    if frac == 0 {
+        whole.to_string()
+    } else if frac % 10 == 0 {
+        format!("{whole}.{}", frac / 10)
+    } else {
+        format!("{whole}.{frac:02}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_centis;
+
+    #[test]
+    fn centiseconds_print_like_keepalived_expects() {
+        assert_eq!(format_centis(100), "1");
+        assert_eq!(format_centis(150), "1.5");
+        assert_eq!(format_centis(20), "0.2");
+        assert_eq!(format_centis(5), "0.05");
+        assert_eq!(format_centis(4095), "40.95");
+    }
+}

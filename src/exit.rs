@@ -1,0 +1,58 @@
+//! Exit codes (documented in the README) and how an error maps onto them.
+
+use crate::config::ConfigError;
+
+/// Everything went as asked.
+pub const OK: u8 = 0;
+/// A step failed; nothing is left half-applied (or it was rolled back).
+pub const FAILURE: u8 = 1;
+/// The command line or the cluster file is wrong; nothing was changed.
+pub const USAGE: u8 = 2;
+/// A step failed and some of the change is still applied: run `hakit rollback`.
+pub const PARTIAL: u8 = 3;
+
+/// An error caused by what the user asked for (bad flag combination, missing value):
+/// exit code 2, like a clap usage error.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct UsageError {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl UsageError {
+    pub fn new(message: impl Into<String>) -> Self {
+        UsageError {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        UsageError {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+}
+
+/// A command that is part of hakit's interface but lands in a later release.
+#[derive(Debug, thiserror::Error)]
+#[error("`hakit {0}` is not implemented yet")]
+pub struct NotImplemented(pub &'static str);
+
+pub fn code_for(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if cause.is::<ConfigError>() || cause.is::<UsageError>() {
+            return USAGE;
+        }
+    }
+    FAILURE
+}
+
+pub fn hints_for(err: &anyhow::Error) -> Vec<String> {
+    err.chain()
+        .filter_map(|cause| cause.downcast_ref::<UsageError>())
+        .filter_map(|usage| usage.hint.clone())
+        .collect()
+}

@@ -1,0 +1,35 @@
+//! hakit: an active/standby database-proxy pair behind one address, set up with keepalived.
+//!
+//! Data flows one way: `cli` -> `config` -> `plan` -> apply -> host/cloud.
+//! `render` and `plan` are pure; side effects live in the command modules and, later,
+//! behind the `Host` and `Cloud` traits.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod exit;
+pub mod facts;
+pub mod plan;
+pub mod profile;
+pub mod render;
+pub mod role;
+pub mod secrets;
+pub mod validator;
+
+use clap::Parser;
+
+/// Parse `std::env::args`, run the command, print the error (if any) and return the exit code.
+pub fn run_cli() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::dispatch(cli) {
+        Ok(()) => std::process::ExitCode::from(exit::OK),
+        Err(err) => {
+            let code = exit::code_for(&err);
+            eprintln!("error: {err:#}");
+            for hint in exit::hints_for(&err) {
+                eprintln!("hint: {hint}");
+            }
+            std::process::ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! The values templates see. Built once per render from the cluster, this node, the
+//! profile and the secrets; secrets appear only where a file needs them.
+
+use crate::config::{Backend, Check, Cluster, Mode, Node, Paths, Vip, Vrrp};
+use crate::profile::Profile;
+use crate::role::Target;
+use crate::secrets::Secrets;
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// First line of every file hakit writes; `hakit rollback --discover` looks for it.
+pub const MARKER: &str = "Managed by hakit";
+
+#[derive(Debug, Serialize)]
+pub struct Context {
+    pub header: String,
+    pub cluster: ClusterInfo,
+    pub role: &'static str,
+    pub node: Node,
+    pub peers: Vec<Node>,
+    pub router_id: String,
+    pub instance: String,
+    pub state: &'static str,
+    pub vrrp: Vrrp,
+    pub advert_int: String,
+    pub auth_pass: Option<String>,
+    pub check_cfg: Check,
+    pub checks: Vec<CheckInfo>,
+    pub check_host: String,
+    pub proxy: ProxyInfo,
+    pub backends: Vec<Backend>,
+    pub vip: Option<Vip>,
+    pub marker_address: String,
+    pub notify_script: PathBuf,
+    pub cluster_file: PathBuf,
+    pub paths: Paths,
+    pub secrets: SecretValues,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClusterInfo {
+    pub name: String,
+    pub mode: &'static str,
+    pub profile: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckInfo {
+    /// keepalived's name for the vrrp_script.
+    pub id: String,
+    pub path: PathBuf,
+    pub user: String,
+    pub template: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProxyInfo {
+    pub service: String,
+    pub process: String,
+    pub port: u16,
+    pub admin_port: Option<u16>,
+    pub stats_port: Option<u16>,
+    pub config_dir: PathBuf,
+}
+
+/// Secret values as templates see them. Never logged: `Context` is only handed to minijinja.
+#[derive(Serialize)]
+pub struct SecretValues {
+    pub proxy_admin_password: String,
+    pub proxy_monitor_password: String,
+    pub stats_password: String,
+}
+
+impl std::fmt::Debug for SecretValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretValues(***)")
+    }
+}
+
+pub fn build(cluster: &Cluster, target: &Target, profile: &Profile, secrets: &Secrets) -> Context {
+    let paths = cluster.paths.clone();
+    let checks = profile
+        .checks
+        .iter()
+        .map(|c| CheckInfo {
+            id: format!("hakit_check_{}", c.name),
+            path: paths.script_dir.join(format!("check_{}.sh", c.name)),
+            user: c.user.clone(),
+            template: c.template.clone(),
+        })
+        .collect();
+    let vip = match &cluster.mode {
+        Mode::L2Vip(vip) => Some(vip.clone()),
+        Mode::AwsEip(_) => None,
+    };
+    let state = if cluster.vrrp.preempt && target.node.name == cluster.nodes[0].name {
+        "MASTER"
+    } else {
+        "BACKUP"
+    };
+    Context {
+        header: format!(
+            "{MARKER} (cluster {}, node {}). Changes are replaced by `hakit setup` and undone by `hakit rollback`.",
+            cluster.name, target.node.name
+        ),
+        cluster: ClusterInfo {
+            name: cluster.name.clone(),
+            mode: cluster.mode.name(),
+            profile: cluster.profile.clone(),
+        },
+        role: target.role.as_str(),
+        node: target.node.clone(),
+        peers: target.peers.clone(),
+        router_id: format!("hakit_{}_{}", cluster.name, target.node.name).replace('-', "_"),
+        instance: format!("hakit_{}", cluster.name).replace('-', "_"),
+        state,
+        vrrp: cluster.vrrp.clone(),
+        advert_int: cluster.vrrp.advert_int(),
+        auth_pass: cluster.vrrp.auth.then(|| secrets.vrrp_auth.expose().to_string()),
+        check_cfg: cluster.check.clone(),
+        checks,
+        check_host: "127.0.0.1".to_string(),
+        proxy: ProxyInfo {
+            service: profile.service.clone(),
+            process: profile.process.clone(),
+            port: cluster.proxy.port.unwrap_or(profile.port),
+            admin_port: cluster.proxy.admin_port.or(profile.admin_port),
+            stats_port: cluster.proxy.stats_port.or(profile.stats_port),
+            config_dir: proxy_config_dir(cluster, profile),
+        },
+        backends: cluster.backends.clone(),
+        vip,
+        marker_address: format!("169.254.250.{}", cluster.vrrp.virtual_router_id),
+        notify_script: paths.script_dir.join("notify.sh"),
+        cluster_file: paths.cluster_file(),
+        paths,
+        secrets: SecretValues {
+            proxy_admin_password: secrets.proxy_admin_password.expose().to_string(),
+            proxy_monitor_password: secrets.proxy_monitor_password.expose().to_string(),
+            stats_password: secrets.stats_password.expose().to_string(),
+        },
+    }
+}
+
+pub fn proxy_config_dir(cluster: &Cluster, profile: &Profile) -> PathBuf {
+    cluster
+        .paths
+        .proxy_config_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&profile.config_dir))
+}

@@ -1,0 +1,46 @@
+//! The template set: the embedded templates/ directory, optionally overridden file by file
+//! from a directory of the user's. Rendering is strict: an undefined variable is an error.
+
+use anyhow::Context;
+use minijinja::{Environment, UndefinedBehavior};
+use std::path::Path;
+
+const EMBEDDED: &[(&str, &str)] = &[
+    ("keepalived.conf.j2", include_str!("../../templates/keepalived.conf.j2")),
+    ("notify.sh.j2", include_str!("../../templates/notify.sh.j2")),
+    ("check_tcp.sh.j2", include_str!("../../templates/check_tcp.sh.j2")),
+    ("check_galera.sh.j2", include_str!("../../templates/check_galera.sh.j2")),
+    ("haproxy.cfg.j2", include_str!("../../templates/haproxy.cfg.j2")),
+    ("proxysql.cnf.j2", include_str!("../../templates/proxysql.cnf.j2")),
+];
+
+/// Names of the embedded templates.
+pub fn embedded_names() -> Vec<&'static str> {
+    EMBEDDED.iter().map(|(name, _)| *name).collect()
+}
+
+/// Build the template environment; files in `override_dir` named like an embedded
+/// template (or new ones a custom profile refers to) replace or extend the set.
+pub fn environment(override_dir: Option<&Path>) -> anyhow::Result<Environment<'static>> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
+    for (name, source) in EMBEDDED {
+        env.add_template(name, source)
+            .with_context(|| format!("parsing the embedded template {name}"))?;
+    }
+    if let Some(dir) = override_dir {
+        let entries = std::fs::read_dir(dir).with_context(|| format!("reading the template directory {}", dir.display()))?;
+        for entry in entries {
+            let entry = entry.with_context(|| format!("reading the template directory {}", dir.display()))?;
+            let path = entry.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()).filter(|n| n.ends_with(".j2")) else {
+                continue;
+            };
+            let source = std::fs::read_to_string(&path).with_context(|| format!("reading template {}", path.display()))?;
+            env.add_template_owned(name.to_string(), source)
+                .with_context(|| format!("parsing template {}", path.display()))?;
+        }
+    }
+    Ok(env)
+}
