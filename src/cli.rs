@@ -49,14 +49,24 @@ pub enum Output {
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
     /// Cluster file
-    #[arg(long, short = 'c', env = "HAKIT_CONFIG", default_value = "/etc/hakit/cluster.toml")]
+    #[arg(
+        long,
+        short = 'c',
+        env = "HAKIT_CONFIG",
+        default_value = "/etc/hakit/cluster.toml"
+    )]
     pub config: PathBuf,
 }
 
 #[derive(Debug, Args)]
 pub struct NodeArgs {
     /// Cluster file (the same on every node)
-    #[arg(long, short = 'c', env = "HAKIT_CONFIG", default_value = "/etc/hakit/cluster.toml")]
+    #[arg(
+        long,
+        short = 'c',
+        env = "HAKIT_CONFIG",
+        default_value = "/etc/hakit/cluster.toml"
+    )]
     pub config: PathBuf,
     /// This node's role: master is the first node of the cluster file
     #[arg(long, short = 'r', env = "HAKIT_ROLE", value_enum)]
@@ -77,7 +87,13 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub node: NodeArgs,
     /// Output format
-    #[arg(long, short = 'o', value_enum, default_value = "text", env = "HAKIT_OUTPUT")]
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value = "text",
+        env = "HAKIT_OUTPUT"
+    )]
     pub output: Output,
 }
 
@@ -92,7 +108,13 @@ pub struct RenderArgs {
     #[arg(long)]
     pub validate: bool,
     /// Output format of the list of written files
-    #[arg(long, short = 'o', value_enum, default_value = "text", env = "HAKIT_OUTPUT")]
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value = "text",
+        env = "HAKIT_OUTPUT"
+    )]
     pub output: Output,
 }
 
@@ -107,7 +129,12 @@ pub enum Transition {
 #[derive(Debug, Args)]
 pub struct NotifyArgs {
     /// Cluster file
-    #[arg(long, short = 'c', env = "HAKIT_CONFIG", default_value = "/etc/hakit/cluster.toml")]
+    #[arg(
+        long,
+        short = 'c',
+        env = "HAKIT_CONFIG",
+        default_value = "/etc/hakit/cluster.toml"
+    )]
     pub config: PathBuf,
     /// This node's name
     #[arg(long, short = 'n', env = "HAKIT_NODE")]

@@ -39,8 +39,14 @@ pub fn parse_os_release(text: &str) -> Distro {
     let mut version_id = None;
     let mut codename = None;
     for line in text.lines() {
-        let Some((key, value)) = line.split_once('=') else { continue };
-        let value = value.trim().trim_matches('"').trim_matches('\'').to_string();
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let value = value
+            .trim()
+            .trim_matches('"')
+            .trim_matches('\'')
+            .to_string();
         match key.trim() {
             "ID" => id = value,
             "ID_LIKE" => id_like = value,
@@ -49,20 +55,34 @@ pub fn parse_os_release(text: &str) -> Distro {
             _ => {}
         }
     }
-    let words: Vec<&str> = std::iter::once(id.as_str()).chain(id_like.split_whitespace()).collect();
+    let words: Vec<&str> = std::iter::once(id.as_str())
+        .chain(id_like.split_whitespace())
+        .collect();
     let family = if words.iter().any(|w| matches!(*w, "debian" | "ubuntu")) {
         Some(Family::Debian)
-    } else if words.iter().any(|w| matches!(*w, "rhel" | "fedora" | "centos" | "amzn" | "rocky" | "almalinux")) {
+    } else if words.iter().any(|w| {
+        matches!(
+            *w,
+            "rhel" | "fedora" | "centos" | "amzn" | "rocky" | "almalinux"
+        )
+    }) {
         Some(Family::Rhel)
     } else {
         None
     };
-    Distro { id, version_id, codename, family }
+    Distro {
+        id,
+        version_id,
+        codename,
+        family,
+    }
 }
 
 /// This machine's distribution, if /etc/os-release can be read.
 pub fn detect() -> Option<Distro> {
-    std::fs::read_to_string("/etc/os-release").ok().map(|t| parse_os_release(&t))
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .map(|t| parse_os_release(&t))
 }
 
 #[cfg(test)]
@@ -72,12 +92,36 @@ mod tests {
     #[test]
     fn families_and_package_managers() {
         let cases = [
-            ("ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n", Some(Family::Debian), Some("apt")),
-            ("ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"24.04\"\n", Some(Family::Debian), Some("apt")),
-            ("ID=\"amzn\"\nID_LIKE=\"centos rhel fedora\"\nVERSION_ID=\"2\"\n", Some(Family::Rhel), Some("yum")),
-            ("ID=\"amzn\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"2023\"\n", Some(Family::Rhel), Some("dnf")),
-            ("ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.3\"\n", Some(Family::Rhel), Some("dnf")),
-            ("ID=fedora\nVERSION_ID=40\n", Some(Family::Rhel), Some("dnf")),
+            (
+                "ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n",
+                Some(Family::Debian),
+                Some("apt"),
+            ),
+            (
+                "ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"24.04\"\n",
+                Some(Family::Debian),
+                Some("apt"),
+            ),
+            (
+                "ID=\"amzn\"\nID_LIKE=\"centos rhel fedora\"\nVERSION_ID=\"2\"\n",
+                Some(Family::Rhel),
+                Some("yum"),
+            ),
+            (
+                "ID=\"amzn\"\nID_LIKE=\"fedora\"\nVERSION_ID=\"2023\"\n",
+                Some(Family::Rhel),
+                Some("dnf"),
+            ),
+            (
+                "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.3\"\n",
+                Some(Family::Rhel),
+                Some("dnf"),
+            ),
+            (
+                "ID=fedora\nVERSION_ID=40\n",
+                Some(Family::Rhel),
+                Some("dnf"),
+            ),
             ("ID=alpine\n", None, None),
         ];
         for (text, family, manager) in cases {

@@ -14,19 +14,58 @@ use std::path::PathBuf;
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Step {
     /// Add the vendor's package repository where the distro has no package (ProxySQL).
-    AddVendorRepository { name: String, manager: String },
-    InstallPackages { manager: String, packages: Vec<String> },
-    CreateUser { name: String },
-    InstallClusterFile { path: PathBuf },
-    InstallSecrets { path: PathBuf },
-    CreateEni { node: String, security_group_ids: Vec<String> },
-    AttachEni { node: String },
-    ConfigureEni { node: String },
-    AssociateElasticIp { allocation_id: String, node: String },
-    WriteFile { path: PathBuf, kind: FileKind, mode: String, owner: String, group: String },
-    ValidateFile { path: PathBuf, command: Vec<String> },
-    EnableService { service: String },
-    RestartService { service: String },
+    AddVendorRepository {
+        name: String,
+        manager: String,
+    },
+    InstallPackages {
+        manager: String,
+        packages: Vec<String>,
+    },
+    CreateUser {
+        name: String,
+    },
+    CreateDirectory {
+        path: PathBuf,
+        mode: String,
+    },
+    InstallClusterFile {
+        path: PathBuf,
+    },
+    InstallSecrets {
+        path: PathBuf,
+    },
+    CreateEni {
+        node: String,
+        security_group_ids: Vec<String>,
+    },
+    AttachEni {
+        node: String,
+    },
+    ConfigureEni {
+        node: String,
+    },
+    AssociateElasticIp {
+        allocation_id: String,
+        node: String,
+    },
+    WriteFile {
+        path: PathBuf,
+        kind: FileKind,
+        mode: String,
+        owner: String,
+        group: String,
+    },
+    ValidateFile {
+        path: PathBuf,
+        command: Vec<String>,
+    },
+    EnableService {
+        service: String,
+    },
+    RestartService {
+        service: String,
+    },
 }
 
 impl fmt::Display for Step {
@@ -35,30 +74,78 @@ impl fmt::Display for Step {
             Step::AddVendorRepository { name, manager } => {
                 write!(f, "add the {name} vendor repository ({manager}) if the distro has no {name} package")
             }
-            Step::InstallPackages { manager, packages } => write!(f, "install packages with {manager}: {}", packages.join(", ")),
-            Step::CreateUser { name } => write!(f, "create system user {name} (no login) for keepalived's scripts"),
-            Step::InstallClusterFile { path } => write!(f, "install the cluster file as {}", path.display()),
-            Step::InstallSecrets { path } => write!(f, "install the secrets file as {} (0600 root)", path.display()),
-            Step::CreateEni { node, security_group_ids } => {
-                write!(f, "create {node}'s dedicated ENI in its subnet, tagged hakit:cluster/node/run")?;
+            Step::InstallPackages { manager, packages } => write!(
+                f,
+                "install packages with {manager}: {}",
+                packages.join(", ")
+            ),
+            Step::CreateUser { name } => write!(
+                f,
+                "create system user {name} (no login) for keepalived's scripts"
+            ),
+            Step::CreateDirectory { path, mode } => write!(
+                f,
+                "create directory {} ({mode} root:root) if missing",
+                path.display()
+            ),
+            Step::InstallClusterFile { path } => {
+                write!(f, "install the cluster file as {}", path.display())
+            }
+            Step::InstallSecrets { path } => write!(
+                f,
+                "install the secrets file as {} (0600 root)",
+                path.display()
+            ),
+            Step::CreateEni {
+                node,
+                security_group_ids,
+            } => {
+                write!(
+                    f,
+                    "create {node}'s dedicated ENI in its subnet, tagged hakit:cluster/node/run"
+                )?;
                 if !security_group_ids.is_empty() {
                     write!(f, " (security groups {})", security_group_ids.join(", "))?;
                 }
                 Ok(())
             }
-            Step::AttachEni { node } => write!(f, "attach the ENI to {node} at a free device index and wait until attached"),
+            Step::AttachEni { node } => write!(
+                f,
+                "attach the ENI to {node} at a free device index and wait until attached"
+            ),
             Step::ConfigureEni { node } => {
                 write!(f, "configure the ENI's interface on {node}: address and policy routing so replies leave through it")
             }
-            Step::AssociateElasticIp { allocation_id, node } => {
+            Step::AssociateElasticIp {
+                allocation_id,
+                node,
+            } => {
                 write!(f, "associate Elastic IP {allocation_id} with {node}'s ENI (reassociation allowed, read back)")
             }
-            Step::WriteFile { path, kind, mode, owner, group } => {
-                write!(f, "write {} ({}, {mode} {owner}:{group})", path.display(), kind_name(*kind))
+            Step::WriteFile {
+                path,
+                kind,
+                mode,
+                owner,
+                group,
+            } => {
+                write!(
+                    f,
+                    "write {} ({}, {mode} {owner}:{group})",
+                    path.display(),
+                    kind_name(*kind)
+                )
             }
-            Step::ValidateFile { path, command } => write!(f, "validate {} with `{}`", path.display(), command.join(" ")),
+            Step::ValidateFile { path, command } => write!(
+                f,
+                "validate {} with `{}`",
+                path.display(),
+                command.join(" ")
+            ),
             Step::EnableService { service } => write!(f, "enable {service} at boot"),
-            Step::RestartService { service } => write!(f, "restart {service} with the new configuration"),
+            Step::RestartService { service } => {
+                write!(f, "restart {service} with the new configuration")
+            }
         }
     }
 }
@@ -95,7 +182,14 @@ pub struct PlanInput<'a> {
 }
 
 pub fn build(input: PlanInput<'_>) -> Plan {
-    let PlanInput { cluster, target, profile, distro, files, warnings } = input;
+    let PlanInput {
+        cluster,
+        target,
+        profile,
+        distro,
+        files,
+        warnings,
+    } = input;
     let manager = distro
         .and_then(Distro::package_manager)
         .unwrap_or("apt or dnf (distro not detected)")
@@ -106,19 +200,50 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     };
     let mut steps = Vec::new();
     if let Some(repo) = &profile.vendor_repo {
-        steps.push(Step::AddVendorRepository { name: repo.name.clone(), manager: manager.clone() });
+        steps.push(Step::AddVendorRepository {
+            name: repo.name.clone(),
+            manager: manager.clone(),
+        });
     }
-    steps.push(Step::InstallPackages { manager: manager.clone(), packages });
-    steps.push(Step::CreateUser { name: "keepalived_script".into() });
-    steps.push(Step::InstallClusterFile { path: cluster.paths.cluster_file() });
-    steps.push(Step::InstallSecrets { path: cluster.paths.secrets_file() });
+    steps.push(Step::InstallPackages {
+        manager: manager.clone(),
+        packages,
+    });
+    steps.push(Step::CreateUser {
+        name: "keepalived_script".into(),
+    });
+    let p = &cluster.paths;
+    for (dir, mode) in [
+        (&p.config_dir, "0755"),
+        (&p.state_dir, "0700"),
+        (&p.script_dir, "0755"),
+        (&p.log_dir, "0750"),
+        (&p.run_dir, "0755"),
+    ] {
+        steps.push(Step::CreateDirectory {
+            path: dir.clone(),
+            mode: mode.to_string(),
+        });
+    }
+    steps.push(Step::InstallClusterFile {
+        path: cluster.paths.cluster_file(),
+    });
+    steps.push(Step::InstallSecrets {
+        path: cluster.paths.secrets_file(),
+    });
     if let Mode::AwsEip(aws) = &cluster.mode {
         let node = target.node.name.clone();
-        steps.push(Step::CreateEni { node: node.clone(), security_group_ids: aws.security_group_ids.clone() });
+        steps.push(Step::CreateEni {
+            node: node.clone(),
+            security_group_ids: aws.security_group_ids.clone(),
+        });
         steps.push(Step::AttachEni { node: node.clone() });
         steps.push(Step::ConfigureEni { node: node.clone() });
         if target.role == Role::Master {
-            steps.push(Step::AssociateElasticIp { allocation_id: aws.eip_allocation_id.clone(), node });
+            steps.push(Step::AssociateElasticIp {
+                allocation_id: aws.eip_allocation_id.clone(),
+                node,
+            });
         }
     }
     for file in files {
@@ -131,11 +256,18 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         });
     }
     for file in files.iter().filter(|f| !f.validate.is_empty()) {
-        steps.push(Step::ValidateFile { path: file.path.clone(), command: validate_command(file, &file.path) });
+        steps.push(Step::ValidateFile {
+            path: file.path.clone(),
+            command: validate_command(file, &file.path),
+        });
     }
     for service in [profile.service.as_str(), "keepalived"] {
-        steps.push(Step::EnableService { service: service.to_string() });
-        steps.push(Step::RestartService { service: service.to_string() });
+        steps.push(Step::EnableService {
+            service: service.to_string(),
+        });
+        steps.push(Step::RestartService {
+            service: service.to_string(),
+        });
     }
     Plan {
         cluster: cluster.name.clone(),

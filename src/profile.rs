@@ -9,7 +9,10 @@ use std::path::Path;
 const SHIPPED: &[(&str, &str)] = &[
     ("haproxy", include_str!("../profiles/haproxy.toml")),
     ("proxysql", include_str!("../profiles/proxysql.toml")),
-    ("mariadb-galera", include_str!("../profiles/mariadb-galera.toml")),
+    (
+        "mariadb-galera",
+        include_str!("../profiles/mariadb-galera.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -104,7 +107,10 @@ pub fn load(reference: &str, base_dir: &Path) -> Result<Profile, ConfigError> {
             ConfigIssue::new(
                 "profile",
                 format!("cannot read profile file {}: {err}", path.display()),
-                format!("use a shipped profile ({}) or fix the path", shipped_names().join(", ")),
+                format!(
+                    "use a shipped profile ({}) or fix the path",
+                    shipped_names().join(", ")
+                ),
             ),
         )
     })?;
@@ -124,14 +130,20 @@ pub fn check_cluster(profile: &Profile, cluster: &crate::config::Cluster) -> Vec
     if profile.needs_backends && cluster.backends.is_empty() {
         issues.push(ConfigIssue::new(
             "backend",
-            format!("the {} profile needs at least one database behind the proxy", profile.name),
+            format!(
+                "the {} profile needs at least one database behind the proxy",
+                profile.name
+            ),
             "add a [[backend]] table with `address = \"10.0.1.21:3306\"` for every database",
         ));
     }
     if !profile.needs_backends && !cluster.backends.is_empty() {
         issues.push(ConfigIssue::new(
             "backend",
-            format!("the {} profile runs on the database nodes and has no backends", profile.name),
+            format!(
+                "the {} profile runs on the database nodes and has no backends",
+                profile.name
+            ),
             "remove the [[backend]] tables",
         ));
     }
@@ -141,7 +153,10 @@ pub fn check_cluster(profile: &Profile, cluster: &crate::config::Cluster) -> Vec
     if admin == Some(port) || stats == Some(port) {
         issues.push(ConfigIssue::new(
             "proxy.port",
-            format!("port {port} is also the {} profile's admin or stats port", profile.name),
+            format!(
+                "port {port} is also the {} profile's admin or stats port",
+                profile.name
+            ),
             "choose another proxy.port, or move the admin/stats port",
         ));
     }
@@ -157,9 +172,18 @@ mod tests {
         for name in shipped_names() {
             let profile = load(name, Path::new(".")).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(profile.name, name);
-            assert!(profile.packages.debian.contains(&"keepalived".to_string()), "{name}");
-            assert!(profile.packages.rhel.contains(&"keepalived".to_string()), "{name}");
-            assert!(!profile.checks.is_empty(), "{name} needs a protocol-level check");
+            assert!(
+                profile.packages.debian.contains(&"keepalived".to_string()),
+                "{name}"
+            );
+            assert!(
+                profile.packages.rhel.contains(&"keepalived".to_string()),
+                "{name}"
+            );
+            assert!(
+                !profile.checks.is_empty(),
+                "{name} needs a protocol-level check"
+            );
         }
     }
 

@@ -33,38 +33,59 @@ pub struct Target {
 /// Pick this host's node. The master is the first node; a backup is named with `--node`,
 /// which may be left out when there is exactly one backup.
 pub fn select(cluster: &Cluster, role: Role, node: Option<&str>) -> Result<Target, UsageError> {
-    let names = || cluster.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ");
-    let index = match (role, node) {
-        (_, Some(name)) => {
-            let index = cluster.nodes.iter().position(|n| n.name == name).ok_or_else(|| {
-                UsageError::with_hint(format!("--node {name}: no such node in the cluster file"), format!("nodes are: {}", names()))
-            })?;
-            match (role, index) {
-                (Role::Master, 0) | (Role::Backup, 1..) => index,
-                (Role::Master, _) => {
-                    return Err(UsageError::with_hint(
-                        format!("--node {name} is not the master: the master is the first node, {}", cluster.nodes[0].name),
+    let names = || {
+        cluster
+            .nodes
+            .iter()
+            .map(|n| n.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let index =
+        match (role, node) {
+            (_, Some(name)) => {
+                let index = cluster
+                    .nodes
+                    .iter()
+                    .position(|n| n.name == name)
+                    .ok_or_else(|| {
+                        UsageError::with_hint(
+                            format!("--node {name}: no such node in the cluster file"),
+                            format!("nodes are: {}", names()),
+                        )
+                    })?;
+                match (role, index) {
+                    (Role::Master, 0) | (Role::Backup, 1..) => index,
+                    (Role::Master, _) => return Err(UsageError::with_hint(
+                        format!(
+                            "--node {name} is not the master: the master is the first node, {}",
+                            cluster.nodes[0].name
+                        ),
                         "use --role backup for this node, or reorder the nodes in the cluster file",
-                    ))
-                }
-                (Role::Backup, _) => {
-                    return Err(UsageError::with_hint(
-                        format!("--node {name} is the first node, which is the master"),
-                        "use --role master for it",
-                    ))
+                    )),
+                    (Role::Backup, _) => {
+                        return Err(UsageError::with_hint(
+                            format!("--node {name} is the first node, which is the master"),
+                            "use --role master for it",
+                        ))
+                    }
                 }
             }
-        }
-        (Role::Master, None) => 0,
-        (Role::Backup, None) if cluster.nodes.len() == 2 => 1,
-        (Role::Backup, None) => {
-            return Err(UsageError::with_hint(
-                "several backup nodes: say which one this host is",
-                format!("pass --node NAME (nodes are: {})", names()),
-            ))
-        }
-    };
+            (Role::Master, None) => 0,
+            (Role::Backup, None) if cluster.nodes.len() == 2 => 1,
+            (Role::Backup, None) => {
+                return Err(UsageError::with_hint(
+                    "several backup nodes: say which one this host is",
+                    format!("pass --node NAME (nodes are: {})", names()),
+                ))
+            }
+        };
     let node = cluster.nodes[index].clone();
-    let peers = cluster.nodes.iter().filter(|n| n.name != node.name).cloned().collect();
+    let peers = cluster
+        .nodes
+        .iter()
+        .filter(|n| n.name != node.name)
+        .cloned()
+        .collect();
     Ok(Target { role, node, peers })
 }

@@ -78,7 +78,10 @@ impl Secrets {
     /// Read the secrets file, refusing one that others can read.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let err = |field: &str, problem: String, fix: String| {
-            ConfigError::single(Some(path.to_path_buf()), ConfigIssue::new(field, problem, fix))
+            ConfigError::single(
+                Some(path.to_path_buf()),
+                ConfigIssue::new(field, problem, fix),
+            )
         };
         let meta = std::fs::metadata(path).map_err(|e| {
             err(
@@ -95,9 +98,17 @@ impl Secrets {
                 format!("run `chmod 600 {}`", path.display()),
             ));
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| err("(file)", format!("cannot read {}: {e}", path.display()), "check the file".to_string()))?;
-        Self::parse(&text).map_err(|issues| ConfigError { file: Some(path.to_path_buf()), issues })
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            err(
+                "(file)",
+                format!("cannot read {}: {e}", path.display()),
+                "check the file".to_string(),
+            )
+        })?;
+        Self::parse(&text).map_err(|issues| ConfigError {
+            file: Some(path.to_path_buf()),
+            issues,
+        })
     }
 
     /// Write the secrets to a new file with mode 0600; refuses to overwrite one.
@@ -108,7 +119,12 @@ impl Secrets {
             .create_new(true)
             .mode(0o600)
             .open(path)
-            .with_context(|| format!("creating the secrets file {} (it must not exist yet)", path.display()))?;
+            .with_context(|| {
+                format!(
+                    "creating the secrets file {} (it must not exist yet)",
+                    path.display()
+                )
+            })?;
         file.write_all(b"# hakit secrets: keep this file root-only (0600) and never commit it.\n")
             .and_then(|()| file.write_all(text.as_bytes()))
             .and_then(|()| file.sync_all())
@@ -135,8 +151,15 @@ impl Secrets {
         for (field, secret) in fields {
             let value = secret.expose();
             if value.is_empty() {
-                issues.push(ConfigIssue::new(field, "empty", "set a value, or delete the file and run `hakit init` to generate one"));
-            } else if !value.chars().all(|c| c.is_ascii_graphic() && !"\"'\\:#`$".contains(c)) {
+                issues.push(ConfigIssue::new(
+                    field,
+                    "empty",
+                    "set a value, or delete the file and run `hakit init` to generate one",
+                ));
+            } else if !value
+                .chars()
+                .all(|c| c.is_ascii_graphic() && !"\"'\\:#`$".contains(c))
+            {
                 issues.push(ConfigIssue::new(
                     field,
                     "contains a space, quote, backslash, ':', '#', '`' or '$', which cannot be written safely into keepalived, HAProxy and ProxySQL configs",
@@ -154,7 +177,8 @@ pub fn random_token(len: usize) -> anyhow::Result<String> {
     let mut out = String::with_capacity(len);
     let mut buf = [0u8; 64];
     while out.len() < len {
-        getrandom::fill(&mut buf).map_err(|e| anyhow::anyhow!("reading the OS random generator: {e}"))?;
+        getrandom::fill(&mut buf)
+            .map_err(|e| anyhow::anyhow!("reading the OS random generator: {e}"))?;
         for &b in &buf {
             // 62 * 4 = 248: reject the top values so every character is equally likely.
             if b < 248 && out.len() < len {
@@ -189,7 +213,10 @@ mod tests {
     fn world_readable_secrets_file_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("secrets.toml");
-        Secrets::generate().expect("random").write_new(&path).expect("write");
+        Secrets::generate()
+            .expect("random")
+            .write_new(&path)
+            .expect("write");
         assert!(Secrets::load(&path).is_ok());
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         let err = Secrets::load(&path).unwrap_err();
@@ -201,7 +228,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("secrets.toml");
         std::fs::write(&path, "keep me").expect("write");
-        assert!(Secrets::generate().expect("random").write_new(&path).is_err());
+        assert!(Secrets::generate()
+            .expect("random")
+            .write_new(&path)
+            .is_err());
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "keep me");
     }
 }

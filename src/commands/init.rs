@@ -14,8 +14,13 @@ use std::path::{Path, PathBuf};
 /// Whether prompting is allowed: not with --non-interactive, not when CI is set to a true
 /// value, and only when stdin and stderr are terminals.
 pub fn interactive(non_interactive_flag: bool) -> bool {
-    let ci = std::env::var("CI").map(|v| !matches!(v.as_str(), "" | "0" | "false")).unwrap_or(false);
-    !non_interactive_flag && !ci && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    let ci = std::env::var("CI")
+        .map(|v| !matches!(v.as_str(), "" | "0" | "false"))
+        .unwrap_or(false);
+    !non_interactive_flag
+        && !ci
+        && std::io::stdin().is_terminal()
+        && std::io::stderr().is_terminal()
 }
 
 pub fn run(mut args: InitArgs) -> anyhow::Result<()> {
@@ -36,9 +41,17 @@ pub fn run(mut args: InitArgs) -> anyhow::Result<()> {
     );
     // Never write a file hakit itself would reject.
     config::parse(&text).map_err(|issues| ConfigError { file: None, issues })?;
-    let secrets_out = args.secrets_out.clone().unwrap_or_else(|| default_secrets_path(&args.out));
+    let secrets_out = args
+        .secrets_out
+        .clone()
+        .unwrap_or_else(|| default_secrets_path(&args.out));
     std::fs::write(&args.out, &text).with_context(|| format!("writing {}", args.out.display()))?;
-    eprintln!("wrote {} (cluster {}, {} nodes)", args.out.display(), file.name.as_deref().unwrap_or(""), file.nodes.len());
+    eprintln!(
+        "wrote {} (cluster {}, {} nodes)",
+        args.out.display(),
+        file.name.as_deref().unwrap_or(""),
+        file.nodes.len()
+    );
     if secrets_out.exists() {
         eprintln!("kept the existing secrets file {}", secrets_out.display());
     } else {
@@ -59,7 +72,9 @@ fn default_secrets_path(out: &Path) -> PathBuf {
 /// A virtual_router_id derived from the cluster name, so two clusters rarely collide.
 pub fn derived_router_id(name: &str) -> u8 {
     // FNV-1a, folded into 1..=255.
-    let hash = name.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let hash = name.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
     (hash % 255) as u8 + 1
 }
 
@@ -74,7 +89,9 @@ pub fn cluster_file(args: &InitArgs) -> anyhow::Result<ClusterFile> {
     }
     match args.mode.as_deref() {
         None => missing.push("--mode (aws-eip or l2-vip)"),
-        Some("aws-eip") if args.eip_allocation_id.is_none() => missing.push("--eip-allocation-id (aws-eip mode)"),
+        Some("aws-eip") if args.eip_allocation_id.is_none() => {
+            missing.push("--eip-allocation-id (aws-eip mode)")
+        }
         Some("l2-vip") => {
             if args.vip.is_none() {
                 missing.push("--vip ADDRESS/PREFIX (l2-vip mode)");
@@ -107,7 +124,9 @@ pub fn cluster_file(args: &InitArgs) -> anyhow::Result<ClusterFile> {
     let mut nodes = Vec::new();
     for spec in &args.nodes {
         let (name, address) = spec.split_once('=').ok_or_else(|| {
-            UsageError::new(format!("--node {spec}: expected NAME=IP, like n1=10.0.1.11"))
+            UsageError::new(format!(
+                "--node {spec}: expected NAME=IP, like n1=10.0.1.11"
+            ))
         })?;
         nodes.push(NodeFile {
             name: Some(name.to_string()),
@@ -128,16 +147,26 @@ pub fn cluster_file(args: &InitArgs) -> anyhow::Result<ClusterFile> {
         backends: args
             .backends
             .iter()
-            .map(|b| BackendFile { address: Some(b.clone()), weight: None })
+            .map(|b| BackendFile {
+                address: Some(b.clone()),
+                weight: None,
+            })
             .collect(),
         aws: aws_mode.then(|| AwsFile {
             eip_allocation_id: args.eip_allocation_id.clone(),
             ..AwsFile::default()
         }),
-        vip: (!aws_mode).then(|| VipFile { address: args.vip.clone(), interface: args.interface.clone() }),
+        vip: (!aws_mode).then(|| VipFile {
+            address: args.vip.clone(),
+            interface: args.interface.clone(),
+        }),
         vrrp: Some(VrrpFile {
             virtual_router_id: Some(i64::from(vrid)),
-            interface: if aws_mode { args.interface.clone() } else { None },
+            interface: if aws_mode {
+                args.interface.clone()
+            } else {
+                None
+            },
             ..VrrpFile::default()
         }),
         ..ClusterFile::default()
@@ -146,7 +175,8 @@ pub fn cluster_file(args: &InitArgs) -> anyhow::Result<ClusterFile> {
 
 fn wizard(args: &mut InitArgs) -> anyhow::Result<()> {
     use dialoguer::{Input, Select};
-    let prompt_err = |e: dialoguer::Error| anyhow::anyhow!("reading an answer from the terminal: {e}");
+    let prompt_err =
+        |e: dialoguer::Error| anyhow::anyhow!("reading an answer from the terminal: {e}");
     if args.cluster.is_none() {
         let name: String = Input::new()
             .with_prompt("Cluster name")
@@ -164,12 +194,25 @@ fn wizard(args: &mut InitArgs) -> anyhow::Result<()> {
     }
     if args.profile.is_none() {
         let names = profile::shipped_names();
-        let i = Select::new().with_prompt("Profile").items(&names).default(0).interact().map_err(prompt_err)?;
+        let i = Select::new()
+            .with_prompt("Profile")
+            .items(&names)
+            .default(0)
+            .interact()
+            .map_err(prompt_err)?;
         args.profile = Some(names[i].to_string());
     }
     if args.mode.is_none() {
-        let modes = ["aws-eip (Elastic IP on AWS)", "l2-vip (virtual IP on a shared L2 network)"];
-        let i = Select::new().with_prompt("Mode").items(&modes).default(0).interact().map_err(prompt_err)?;
+        let modes = [
+            "aws-eip (Elastic IP on AWS)",
+            "l2-vip (virtual IP on a shared L2 network)",
+        ];
+        let i = Select::new()
+            .with_prompt("Mode")
+            .items(modes)
+            .default(0)
+            .interact()
+            .map_err(prompt_err)?;
         args.mode = Some(if i == 0 { "aws-eip" } else { "l2-vip" }.to_string());
     }
     if args.mode.as_deref() == Some("aws-eip") && args.eip_allocation_id.is_none() {
@@ -188,7 +231,11 @@ fn wizard(args: &mut InitArgs) -> anyhow::Result<()> {
             args.vip = Some(vip);
         }
         if args.interface.is_none() {
-            let iface: String = Input::new().with_prompt("Interface").default("eth0".to_string()).interact_text().map_err(prompt_err)?;
+            let iface: String = Input::new()
+                .with_prompt("Interface")
+                .default("eth0".to_string())
+                .interact_text()
+                .map_err(prompt_err)?;
             args.interface = Some(iface);
         }
     }
@@ -197,7 +244,11 @@ fn wizard(args: &mut InitArgs) -> anyhow::Result<()> {
         let role = if n == 1 { "master" } else { "backup" };
         let address: String = Input::new()
             .with_prompt(format!("Private IPv4 of node n{n} ({role})"))
-            .validate_with(|s: &String| s.parse::<std::net::Ipv4Addr>().map(|_| ()).map_err(|_| "an IPv4 address, like 10.0.1.11"))
+            .validate_with(|s: &String| {
+                s.parse::<std::net::Ipv4Addr>()
+                    .map(|_| ())
+                    .map_err(|_| "an IPv4 address, like 10.0.1.11")
+            })
             .interact_text()
             .map_err(prompt_err)?;
         args.nodes.push(format!("n{n}={address}"));

@@ -29,13 +29,26 @@ pub fn load_node(args: &NodeArgs, policy: SecretsPolicy) -> anyhow::Result<Loade
     let profile = profile::load(&cluster.profile, base)?;
     let issues = profile::check_cluster(&profile, &cluster);
     if !issues.is_empty() {
-        return Err(ConfigError { file: Some(args.config.clone()), issues }.into());
+        return Err(ConfigError {
+            file: Some(args.config.clone()),
+            issues,
+        }
+        .into());
     }
     let target = role::select(&cluster, args.role, args.node.as_deref())?;
-    let secrets_path = args.secrets.clone().unwrap_or_else(|| cluster.paths.secrets_file());
+    let secrets_path = args
+        .secrets
+        .clone()
+        .unwrap_or_else(|| cluster.paths.secrets_file());
     let secrets = match (policy, secrets_path.exists()) {
         (SecretsPolicy::Optional, false) => None,
         _ => Some(Secrets::load(&secrets_path)?),
     };
-    Ok(LoadedNode { cluster, profile, target, secrets, secrets_path })
+    Ok(LoadedNode {
+        cluster,
+        profile,
+        target,
+        secrets,
+        secrets_path,
+    })
 }

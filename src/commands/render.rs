@@ -18,10 +18,9 @@ struct Written {
 
 pub fn run(args: RenderArgs) -> anyhow::Result<()> {
     let loaded = load_node(&args.node, SecretsPolicy::Required)?;
-    let secrets = loaded
-        .secrets
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("secrets file {} is missing", loaded.secrets_path.display()))?;
+    let secrets = loaded.secrets.as_ref().ok_or_else(|| {
+        anyhow::anyhow!("secrets file {} is missing", loaded.secrets_path.display())
+    })?;
     let files = render::render(&RenderInput {
         cluster: &loaded.cluster,
         target: &loaded.target,
@@ -75,7 +74,11 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
         }
     }
     if !failures.is_empty() {
-        bail!("{} file(s) failed validation:\n{}", failures.len(), failures.join("\n"));
+        bail!(
+            "{} file(s) failed validation:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     }
     Ok(())
 }

@@ -13,7 +13,11 @@ pub struct ConfigIssue {
 }
 
 impl ConfigIssue {
-    pub fn new(field: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub fn new(
+        field: impl Into<String>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
         ConfigIssue {
             field: field.into(),
             problem: problem.into(),
@@ -24,7 +28,11 @@ impl ConfigIssue {
 
 impl fmt::Display for ConfigIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}`: {}\n    fix: {}", self.field, self.problem, self.fix)
+        write!(
+            f,
+            "`{}`: {}\n    fix: {}",
+            self.field, self.problem, self.fix
+        )
     }
 }
 

@@ -19,7 +19,10 @@ pub fn load(path: &Path) -> Result<Cluster, ConfigError> {
             ),
         )
     })?;
-    parse(&text).map_err(|issues| ConfigError { file: Some(path.to_path_buf()), issues })
+    parse(&text).map_err(|issues| ConfigError {
+        file: Some(path.to_path_buf()),
+        issues,
+    })
 }
 
 /// Parse and validate cluster-file text.
@@ -54,9 +57,15 @@ pub fn parse_toml<T: DeserializeOwned>(text: &str, what: &str) -> Result<T, Vec<
             let inner = err.into_inner();
             let message = inner.message().to_string();
             let (field, fix) = if field == "." || field.is_empty() {
-                ("(syntax)".to_string(), "fix the TOML syntax at the line shown".to_string())
+                (
+                    "(syntax)".to_string(),
+                    "fix the TOML syntax at the line shown".to_string(),
+                )
             } else {
-                (field.clone(), format!("give `{field}` a value of the right type, as in examples/"))
+                (
+                    field.clone(),
+                    format!("give `{field}` a value of the right type, as in examples/"),
+                )
             };
             let location = inner
                 .span()
@@ -75,7 +84,7 @@ pub fn parse_toml<T: DeserializeOwned>(text: &str, what: &str) -> Result<T, Vec<
 /// `node.0.name`; make both read `node[0].name`.
 fn normalize_path(path: &str) -> String {
     let mut out = String::new();
-    for part in path.split('.') {
+    for part in path.split('.').filter(|p| *p != "?") {
         if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
             out.push_str(&format!("[{part}]"));
         } else {

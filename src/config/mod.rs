@@ -6,7 +6,9 @@ pub mod file;
 mod load;
 pub mod validate;
 
-pub use cluster::{format_centis, Aws, Backend, Check, Cluster, Mode, Node, Paths, Proxy, Vip, Vrrp};
+pub use cluster::{
+    format_centis, Aws, Backend, Check, Cluster, Mode, Node, Paths, Proxy, Vip, Vrrp,
+};
 pub use error::{ConfigError, ConfigIssue};
 pub use file::ClusterFile;
 pub use load::{load, parse, parse_toml};

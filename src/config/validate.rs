@@ -1,9 +1,7 @@
 //! Turn a [`ClusterFile`] into a [`Cluster`], collecting every problem instead of stopping
 //! at the first one. Each rule names the key it checks and how to fix it.
 
-use super::cluster::{
-    Aws, Backend, Check, Cluster, Mode, Node, Paths, Proxy, Vip, Vrrp,
-};
+use super::cluster::{Aws, Backend, Check, Cluster, Mode, Node, Paths, Proxy, Vip, Vrrp};
 use super::error::ConfigIssue;
 use super::file::{ClusterFile, NodeFile};
 use crate::profile;
@@ -19,7 +17,12 @@ pub const PRIORITY_STEP: u8 = 10;
 struct Issues(Vec<ConfigIssue>);
 
 impl Issues {
-    fn push(&mut self, field: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) {
+    fn push(
+        &mut self,
+        field: impl Into<String>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
         self.0.push(ConfigIssue::new(field, problem, fix));
     }
 }
@@ -42,19 +45,25 @@ pub fn validate(file: &ClusterFile) -> Result<Cluster, Vec<ConfigIssue>> {
         return Err(issues.0);
     }
     match (name, profile, mode, vrrp, check, proxy, paths) {
-        (Some(name), Some(profile), Some(mode), Some(vrrp), Some(check), Some(proxy), Some(paths)) => {
-            Ok(Cluster {
-                name,
-                mode,
-                profile,
-                nodes,
-                backends,
-                vrrp,
-                check,
-                proxy,
-                paths,
-            })
-        }
+        (
+            Some(name),
+            Some(profile),
+            Some(mode),
+            Some(vrrp),
+            Some(check),
+            Some(proxy),
+            Some(paths),
+        ) => Ok(Cluster {
+            name,
+            mode,
+            profile,
+            nodes,
+            backends,
+            vrrp,
+            check,
+            proxy,
+            paths,
+        }),
         // Every `None` above pushed an issue, so this is unreachable in practice; keep it an
         // error rather than a panic all the same.
         _ => Err(vec![ConfigIssue::new(
@@ -67,7 +76,11 @@ pub fn validate(file: &ClusterFile) -> Result<Cluster, Vec<ConfigIssue>> {
 
 fn cluster_name(name: Option<&str>, issues: &mut Issues) -> Option<String> {
     let Some(name) = name else {
-        issues.push("name", "missing", "add `name = \"my-cluster\"` (lowercase letters, digits, '-')");
+        issues.push(
+            "name",
+            "missing",
+            "add `name = \"my-cluster\"` (lowercase letters, digits, '-')",
+        );
         return None;
     };
     if !is_slug(name, 32) {
@@ -84,7 +97,11 @@ fn cluster_name(name: Option<&str>, issues: &mut Issues) -> Option<String> {
 fn profile_name(name: Option<&str>, issues: &mut Issues) -> Option<String> {
     let shipped = profile::shipped_names().join(", ");
     let Some(name) = name else {
-        issues.push("profile", "missing", format!("add `profile = \"haproxy\"` (shipped profiles: {shipped})"));
+        issues.push(
+            "profile",
+            "missing",
+            format!("add `profile = \"haproxy\"` (shipped profiles: {shipped})"),
+        );
         return None;
     };
     if profile::is_shipped(name) || name.ends_with(".toml") {
@@ -115,7 +132,11 @@ fn mode(file: &ClusterFile, vrrp: Option<&Vrrp>, issues: &mut Issues) -> Option<
     match mode {
         "aws-eip" => {
             if file.vip.is_some() {
-                issues.push("vip", "a [vip] table is only used in l2-vip mode", "remove [vip], or set `mode = \"l2-vip\"`");
+                issues.push(
+                    "vip",
+                    "a [vip] table is only used in l2-vip mode",
+                    "remove [vip], or set `mode = \"l2-vip\"`",
+                );
             }
             if let Some(vrrp) = vrrp {
                 if !vrrp.unicast {
@@ -130,12 +151,20 @@ fn mode(file: &ClusterFile, vrrp: Option<&Vrrp>, issues: &mut Issues) -> Option<
         }
         "l2-vip" => {
             if file.aws.is_some() {
-                issues.push("aws", "an [aws] table is only used in aws-eip mode", "remove [aws], or set `mode = \"aws-eip\"`");
+                issues.push(
+                    "aws",
+                    "an [aws] table is only used in aws-eip mode",
+                    "remove [aws], or set `mode = \"aws-eip\"`",
+                );
             }
             vip(file, issues).map(Mode::L2Vip)
         }
         other => {
-            issues.push("mode", format!("unknown mode {other:?}"), "use \"aws-eip\" or \"l2-vip\"");
+            issues.push(
+                "mode",
+                format!("unknown mode {other:?}"),
+                "use \"aws-eip\" or \"l2-vip\"",
+            );
             None
         }
     }
@@ -174,13 +203,21 @@ fn aws(file: &ClusterFile, issues: &mut Issues) -> Option<Aws> {
     };
     if let Some(region) = aws.region.as_deref() {
         if !is_region(region) {
-            issues.push("aws.region", format!("{region:?} is not an AWS region name"), "use a region like \"eu-west-1\", or remove it to use the instance's own region");
+            issues.push(
+                "aws.region",
+                format!("{region:?} is not an AWS region name"),
+                "use a region like \"eu-west-1\", or remove it to use the instance's own region",
+            );
             ok = false;
         }
     }
     for (i, sg) in aws.security_group_ids.iter().enumerate() {
         if !is_aws_id(sg, "sg-") {
-            issues.push(format!("aws.security_group_ids[{i}]"), format!("{sg:?} is not a security group id"), "use ids like \"sg-0123456789abcdef0\"");
+            issues.push(
+                format!("aws.security_group_ids[{i}]"),
+                format!("{sg:?} is not a security group id"),
+                "use ids like \"sg-0123456789abcdef0\"",
+            );
             ok = false;
         }
     }
@@ -194,7 +231,11 @@ fn aws(file: &ClusterFile, issues: &mut Issues) -> Option<Aws> {
 
 fn vip(file: &ClusterFile, issues: &mut Issues) -> Option<Vip> {
     let Some(vip) = &file.vip else {
-        issues.push("vip.address", "missing: l2-vip mode needs the virtual IP", "add `[vip]` with `address = \"192.0.2.100/24\"` and `interface = \"eth0\"`");
+        issues.push(
+            "vip.address",
+            "missing: l2-vip mode needs the virtual IP",
+            "add `[vip]` with `address = \"192.0.2.100/24\"` and `interface = \"eth0\"`",
+        );
         return None;
     };
     let interface = match vip.interface.as_deref() {
@@ -204,32 +245,57 @@ fn vip(file: &ClusterFile, issues: &mut Issues) -> Option<Vip> {
             None
         }
         None => {
-            issues.push("vip.interface", "missing", "add `interface = \"eth0\"`: the interface on the shared L2 segment");
+            issues.push(
+                "vip.interface",
+                "missing",
+                "add `interface = \"eth0\"`: the interface on the shared L2 segment",
+            );
             None
         }
     };
     let address = match vip.address.as_deref() {
         None => {
-            issues.push("vip.address", "missing", "add `address = \"192.0.2.100/24\"` (the virtual IP with its prefix length)");
+            issues.push(
+                "vip.address",
+                "missing",
+                "add `address = \"192.0.2.100/24\"` (the virtual IP with its prefix length)",
+            );
             None
         }
         Some(text) => match parse_cidr(text) {
             Ok(cidr) => Some(cidr),
             Err(problem) => {
-                issues.push("vip.address", format!("{text:?}: {problem}"), "write the virtual IP as IPv4 address/prefix, like \"192.0.2.100/24\"");
+                issues.push(
+                    "vip.address",
+                    format!("{text:?}: {problem}"),
+                    "write the virtual IP as IPv4 address/prefix, like \"192.0.2.100/24\"",
+                );
                 None
             }
         },
     };
     let (address, prefix) = address?;
-    Some(Vip { address, prefix, interface: interface? })
+    Some(Vip {
+        address,
+        prefix,
+        interface: interface?,
+    })
 }
 
-fn nodes(files: &[NodeFile], default_interface: &str, mode: Option<&Mode>, issues: &mut Issues) -> Vec<Node> {
+fn nodes(
+    files: &[NodeFile],
+    default_interface: &str,
+    mode: Option<&Mode>,
+    issues: &mut Issues,
+) -> Vec<Node> {
     if files.len() < 2 {
         issues.push(
             "node",
-            format!("{} node{} listed; an active/standby pair needs at least 2", files.len(), if files.len() == 1 { "" } else { "s" }),
+            format!(
+                "{} node{} listed; an active/standby pair needs at least 2",
+                files.len(),
+                if files.len() == 1 { "" } else { "s" }
+            ),
             "add a [[node]] table (name, address) for every node, the preferred master first",
         );
     }
@@ -241,43 +307,78 @@ fn nodes(files: &[NodeFile], default_interface: &str, mode: Option<&Mode>, issue
         let field = |key: &str| format!("node[{i}].{key}");
         let name = match file.name.as_deref() {
             None => {
-                issues.push(field("name"), "missing", "give every node a name, like `name = \"n1\"`");
+                issues.push(
+                    field("name"),
+                    "missing",
+                    "give every node a name, like `name = \"n1\"`",
+                );
                 None
             }
             Some(name) if !is_slug(name, 63) => {
-                issues.push(field("name"), format!("{name:?} is not a valid node name"), "use 1-63 lowercase letters, digits or '-'");
+                issues.push(
+                    field("name"),
+                    format!("{name:?} is not a valid node name"),
+                    "use 1-63 lowercase letters, digits or '-'",
+                );
                 None
             }
             Some(name) if !names.insert(name.to_string()) => {
-                issues.push(field("name"), format!("duplicate node name {name:?}"), "give every node a different name");
+                issues.push(
+                    field("name"),
+                    format!("duplicate node name {name:?}"),
+                    "give every node a different name",
+                );
                 None
             }
             Some(name) => Some(name.to_string()),
         };
         let address = match file.address.as_deref() {
             None => {
-                issues.push(field("address"), "missing", "add the node's private IPv4 address, like `address = \"10.0.1.11\"`");
+                issues.push(
+                    field("address"),
+                    "missing",
+                    "add the node's private IPv4 address, like `address = \"10.0.1.11\"`",
+                );
                 None
             }
-            Some(text) => match text.parse::<Ipv4Addr>() {
-                Err(_) => {
-                    issues.push(field("address"), format!("{text:?} is not an IPv4 address"), "use the node's private IPv4 address without a prefix, like \"10.0.1.11\"");
-                    None
+            Some(text) => {
+                match text.parse::<Ipv4Addr>() {
+                    Err(_) => {
+                        issues.push(field("address"), format!("{text:?} is not an IPv4 address"), "use the node's private IPv4 address without a prefix, like \"10.0.1.11\"");
+                        None
+                    }
+                    Ok(addr)
+                        if addr.is_unspecified()
+                            || addr.is_loopback()
+                            || addr.is_multicast()
+                            || addr.is_broadcast() =>
+                    {
+                        issues.push(
+                            field("address"),
+                            format!("{addr} cannot carry VRRP between nodes"),
+                            "use the node's private unicast address on the network the nodes share",
+                        );
+                        None
+                    }
+                    Ok(addr) if !addresses.insert(addr) => {
+                        issues.push(
+                            field("address"),
+                            format!("duplicate address {addr}"),
+                            "every node needs its own address",
+                        );
+                        None
+                    }
+                    Ok(addr) => Some(addr),
                 }
-                Ok(addr) if addr.is_unspecified() || addr.is_loopback() || addr.is_multicast() || addr.is_broadcast() => {
-                    issues.push(field("address"), format!("{addr} cannot carry VRRP between nodes"), "use the node's private unicast address on the network the nodes share");
-                    None
-                }
-                Ok(addr) if !addresses.insert(addr) => {
-                    issues.push(field("address"), format!("duplicate address {addr}"), "every node needs its own address");
-                    None
-                }
-                Ok(addr) => Some(addr),
-            },
+            }
         };
         if let (Some(addr), Some(Mode::L2Vip(vip))) = (address, mode) {
             if addr == vip.address {
-                issues.push(field("address"), format!("{addr} is also the virtual IP"), "the VIP must be an address no node owns");
+                issues.push(
+                    field("address"),
+                    format!("{addr} is also the virtual IP"),
+                    "the VIP must be an address no node owns",
+                );
             }
         }
         if let Some(id) = file.instance_id.as_deref() {
@@ -287,7 +388,11 @@ fn nodes(files: &[NodeFile], default_interface: &str, mode: Option<&Mode>, issue
         }
         let priority = match file.priority {
             Some(p) if !(1..=254).contains(&p) => {
-                issues.push(field("priority"), format!("{p} is outside 1-254"), "use a VRRP priority between 1 and 254 (255 is reserved for an address owner)");
+                issues.push(
+                    field("priority"),
+                    format!("{p} is outside 1-254"),
+                    "use a VRRP priority between 1 and 254 (255 is reserved for an address owner)",
+                );
                 None
             }
             Some(p) => Some(p),
@@ -304,19 +409,29 @@ fn nodes(files: &[NodeFile], default_interface: &str, mode: Option<&Mode>, issue
                     "list nodes in priority order (preferred master first) with strictly decreasing priorities",
                 );
             } else if p < 1 {
-                issues.push(field("priority"), format!("the default priority would be {p}"), "set explicit priorities between 1 and 254 on every node");
+                issues.push(
+                    field("priority"),
+                    format!("the default priority would be {p}"),
+                    "set explicit priorities between 1 and 254 on every node",
+                );
             }
         }
         previous_priority = priority.or(previous_priority);
         let interface = match file.interface.as_deref() {
             Some(name) if !is_interface_name(name) => {
-                issues.push(field("interface"), format!("{name:?} is not a network interface name"), "use a name like \"eth0\" or \"ens5\"");
+                issues.push(
+                    field("interface"),
+                    format!("{name:?} is not a network interface name"),
+                    "use a name like \"eth0\" or \"ens5\"",
+                );
                 None
             }
             Some(name) => Some(name.to_string()),
             None => Some(default_interface.to_string()),
         };
-        if let (Some(name), Some(address), Some(p), Some(interface)) = (name, address, priority, interface) {
+        if let (Some(name), Some(address), Some(p), Some(interface)) =
+            (name, address, priority, interface)
+        {
             if (1..=254).contains(&p) {
                 nodes.push(Node {
                     name,
@@ -337,29 +452,49 @@ fn backends(file: &ClusterFile, issues: &mut Issues) -> Vec<Backend> {
     for (i, backend) in file.backends.iter().enumerate() {
         let field = |key: &str| format!("backend[{i}].{key}");
         let Some(text) = backend.address.as_deref() else {
-            issues.push(field("address"), "missing", "add `address = \"10.0.1.21:3306\"` (host:port of the database)");
+            issues.push(
+                field("address"),
+                "missing",
+                "add `address = \"10.0.1.21:3306\"` (host:port of the database)",
+            );
             continue;
         };
         let parsed = match parse_host_port(text) {
             Ok(hp) => hp,
             Err(problem) => {
-                issues.push(field("address"), format!("{text:?}: {problem}"), "write the database as host:port, like \"10.0.1.21:3306\"");
+                issues.push(
+                    field("address"),
+                    format!("{text:?}: {problem}"),
+                    "write the database as host:port, like \"10.0.1.21:3306\"",
+                );
                 continue;
             }
         };
         if !seen.insert(parsed.clone()) {
-            issues.push(field("address"), format!("duplicate backend {text}"), "list every database once");
+            issues.push(
+                field("address"),
+                format!("duplicate backend {text}"),
+                "list every database once",
+            );
             continue;
         }
         let weight = match backend.weight {
             None => 1,
             Some(w) if (0..=256).contains(&w) => w as u16,
             Some(w) => {
-                issues.push(field("weight"), format!("{w} is outside 0-256"), "use a weight between 0 (drain) and 256");
+                issues.push(
+                    field("weight"),
+                    format!("{w} is outside 0-256"),
+                    "use a weight between 0 (drain) and 256",
+                );
                 continue;
             }
         };
-        out.push(Backend { host: parsed.0, port: parsed.1, weight });
+        out.push(Backend {
+            host: parsed.0,
+            port: parsed.1,
+            weight,
+        });
     }
     out
 }
@@ -378,7 +513,11 @@ fn vrrp(file: &ClusterFile, issues: &mut Issues) -> Option<Vrrp> {
             0
         }
         Some(id) if !(1..=255).contains(&id) => {
-            issues.push("vrrp.virtual_router_id", format!("{id} is outside 1-255"), "pick a virtual_router_id between 1 and 255, unique on the network");
+            issues.push(
+                "vrrp.virtual_router_id",
+                format!("{id} is outside 1-255"),
+                "pick a virtual_router_id between 1 and 255, unique on the network",
+            );
             ok = false;
             0
         }
@@ -388,7 +527,11 @@ fn vrrp(file: &ClusterFile, issues: &mut Issues) -> Option<Vrrp> {
         2 => 2,
         3 => 3,
         other => {
-            issues.push("vrrp.version", format!("VRRP version {other} does not exist"), "use 3 (default; sub-second adverts) or 2");
+            issues.push(
+                "vrrp.version",
+                format!("VRRP version {other} does not exist"),
+                "use 3 (default; sub-second adverts) or 2",
+            );
             ok = false;
             3
         }
@@ -396,30 +539,51 @@ fn vrrp(file: &ClusterFile, issues: &mut Issues) -> Option<Vrrp> {
     let default_advert = if version == 3 { 0.5 } else { 1.0 };
     let advert = v.advert_int.unwrap_or(default_advert);
     let advert_cs = (advert * 100.0).round();
-    let advert_int_cs = if !(advert.is_finite()) || advert_cs < 1.0 || (advert * 100.0 - advert_cs).abs() > 1e-6 {
-        issues.push("vrrp.advert_int", format!("{advert} is not a whole number of centiseconds"), "use seconds with at most two decimals, like 1 or 0.5");
-        ok = false;
-        0
-    } else if version == 2 && (advert_cs as u32 % 100 != 0 || advert_cs > 25500.0) {
-        issues.push("vrrp.advert_int", format!("VRRPv2 adverts are whole seconds (1-255), not {advert}"), "use a whole number of seconds, or `version = 3` for sub-second adverts");
-        ok = false;
-        0
-    } else if version == 3 && advert_cs > 4095.0 {
-        issues.push("vrrp.advert_int", format!("{advert} s is longer than VRRPv3 allows (40.95 s)"), "use at most 40.95 (0.5-1 s is typical)");
-        ok = false;
-        0
-    } else {
-        advert_cs as u32
-    };
+    let advert_int_cs =
+        if !(advert.is_finite()) || advert_cs < 1.0 || (advert * 100.0 - advert_cs).abs() > 1e-6 {
+            issues.push(
+                "vrrp.advert_int",
+                format!("{advert} is not a whole number of centiseconds"),
+                "use seconds with at most two decimals, like 1 or 0.5",
+            );
+            ok = false;
+            0
+        } else if version == 2 && (advert_cs as u32 % 100 != 0 || advert_cs > 25500.0) {
+            issues.push(
+                "vrrp.advert_int",
+                format!("VRRPv2 adverts are whole seconds (1-255), not {advert}"),
+                "use a whole number of seconds, or `version = 3` for sub-second adverts",
+            );
+            ok = false;
+            0
+        } else if version == 3 && advert_cs > 4095.0 {
+            issues.push(
+                "vrrp.advert_int",
+                format!("{advert} s is longer than VRRPv3 allows (40.95 s)"),
+                "use at most 40.95 (0.5-1 s is typical)",
+            );
+            ok = false;
+            0
+        } else {
+            advert_cs as u32
+        };
     let unicast = v.unicast.unwrap_or(aws);
     let auth = v.auth.unwrap_or(version == 2);
     if auth && version == 3 {
-        issues.push("vrrp.auth", "VRRPv3 has no authentication (RFC 5798 removed it)", "set `auth = false`, or `version = 2` if you need PASS authentication");
+        issues.push(
+            "vrrp.auth",
+            "VRRPv3 has no authentication (RFC 5798 removed it)",
+            "set `auth = false`, or `version = 2` if you need PASS authentication",
+        );
         ok = false;
     }
     if let Some(name) = v.interface.as_deref() {
         if !is_interface_name(name) {
-            issues.push("vrrp.interface", format!("{name:?} is not a network interface name"), "use a name like \"eth0\" or \"ens5\"");
+            issues.push(
+                "vrrp.interface",
+                format!("{name:?} is not a network interface name"),
+                "use a name like \"eth0\" or \"ens5\"",
+            );
             ok = false;
         }
     }
@@ -443,7 +607,11 @@ fn whole_seconds(field: &str, value: f64, min: u32, max: u32, issues: &mut Issue
         return None;
     }
     if value < f64::from(min) || value > f64::from(max) {
-        issues.push(field, format!("{value} is outside {min}-{max}"), format!("use a whole number of seconds between {min} and {max}"));
+        issues.push(
+            field,
+            format!("{value} is outside {min}-{max}"),
+            format!("use a whole number of seconds between {min} and {max}"),
+        );
         return None;
     }
     Some(value as u32)
@@ -453,7 +621,11 @@ fn count(field: &str, value: i64, issues: &mut Issues) -> Option<u32> {
     if (1..=100).contains(&value) {
         Some(value as u32)
     } else {
-        issues.push(field, format!("{value} is outside 1-100"), "use how many consecutive results flip the state, between 1 and 100");
+        issues.push(
+            field,
+            format!("{value} is outside 1-100"),
+            "use how many consecutive results flip the state, between 1 and 100",
+        );
         None
     }
 }
@@ -489,12 +661,20 @@ fn check(file: &ClusterFile, nodes: &[Node], issues: &mut Issues) -> Option<Chec
         }
         let top = nodes.first().map(|n| i32::from(n.priority)).unwrap_or(0);
         if w > 0 && top + w > 254 {
-            issues.push("check.weight", format!("{} + weight {w} exceeds the maximum priority 254", top), "lower the priorities or the weight");
+            issues.push(
+                "check.weight",
+                format!("{} + weight {w} exceeds the maximum priority 254", top),
+                "lower the priorities or the weight",
+            );
         }
     }
     if let (Some(i), Some(t)) = (interval, timeout) {
         if t > i {
-            issues.push("check.timeout", format!("timeout {t} s is longer than the interval {i} s"), "make the timeout at most the interval");
+            issues.push(
+                "check.timeout",
+                format!("timeout {t} s is longer than the interval {i} s"),
+                "make the timeout at most the interval",
+            );
         }
     }
     Some(Check {
@@ -512,7 +692,11 @@ fn port(field: &str, value: Option<i64>, issues: &mut Issues) -> Option<Option<u
         None => Some(None),
         Some(p) if (1..=65535).contains(&p) => Some(Some(p as u16)),
         Some(p) => {
-            issues.push(field, format!("{p} is outside 1-65535"), "use a TCP port between 1 and 65535");
+            issues.push(
+                field,
+                format!("{p} is outside 1-65535"),
+                "use a TCP port between 1 and 65535",
+            );
             None
         }
     }
@@ -524,18 +708,30 @@ fn proxy(file: &ClusterFile, issues: &mut Issues) -> Option<Proxy> {
     let admin = port("proxy.admin_port", p.admin_port, issues);
     let stats = port("proxy.stats_port", p.stats_port, issues);
     let (port_, admin, stats) = (port_?, admin?, stats?);
-    let named = [("proxy.port", port_), ("proxy.admin_port", admin), ("proxy.stats_port", stats)];
+    let named = [
+        ("proxy.port", port_),
+        ("proxy.admin_port", admin),
+        ("proxy.stats_port", stats),
+    ];
     for (i, (a_name, a)) in named.iter().enumerate() {
         for (b_name, b) in &named[i + 1..] {
             if let (Some(a), Some(b)) = (a, b) {
                 if a == b {
-                    issues.push(*b_name, format!("port {b} is also {a_name}"), "give the client, admin and stats listeners different ports");
+                    issues.push(
+                        *b_name,
+                        format!("port {b} is also {a_name}"),
+                        "give the client, admin and stats listeners different ports",
+                    );
                     return None;
                 }
             }
         }
     }
-    Some(Proxy { port: port_, admin_port: admin, stats_port: stats })
+    Some(Proxy {
+        port: port_,
+        admin_port: admin,
+        stats_port: stats,
+    })
 }
 
 fn paths(file: &ClusterFile, issues: &mut Issues) -> Option<Paths> {
@@ -544,7 +740,11 @@ fn paths(file: &ClusterFile, issues: &mut Issues) -> Option<Paths> {
     let mut path = |key: &str, value: Option<String>, default: &str| -> PathBuf {
         let value = value.unwrap_or_else(|| default.to_string());
         if !value.starts_with('/') || value.contains("..") {
-            issues.push(format!("paths.{key}"), format!("{value:?} is not an absolute path"), "use an absolute path without '..', like \"/etc/keepalived\"");
+            issues.push(
+                format!("paths.{key}"),
+                format!("{value:?} is not an absolute path"),
+                "use an absolute path without '..', like \"/etc/keepalived\"",
+            );
             ok = false;
         }
         PathBuf::from(value)
@@ -556,7 +756,9 @@ fn paths(file: &ClusterFile, issues: &mut Issues) -> Option<Paths> {
         script_dir: path("script_dir", p.script_dir, "/usr/local/libexec/hakit"),
         log_dir: path("log_dir", p.log_dir, "/var/log/hakit"),
         run_dir: path("run_dir", p.run_dir, "/run/hakit"),
-        proxy_config_dir: p.proxy_config_dir.map(|d| path("proxy_config_dir", Some(d), "")),
+        proxy_config_dir: p
+            .proxy_config_dir
+            .map(|d| path("proxy_config_dir", Some(d), "")),
         hakit_bin: path("hakit_bin", p.hakit_bin, "/usr/local/bin/hakit"),
     };
     ok.then_some(paths)
@@ -567,31 +769,49 @@ pub fn is_slug(s: &str, max: usize) -> bool {
     !s.is_empty()
         && s.len() <= max
         && !s.starts_with('-')
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn is_aws_id(s: &str, prefix: &str) -> bool {
-    s.strip_prefix(prefix)
-        .is_some_and(|hex| (8..=17).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+    s.strip_prefix(prefix).is_some_and(|hex| {
+        (8..=17).contains(&hex.len())
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    })
 }
 
 fn is_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
         && parts[0].len() == 2
-        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 pub fn is_interface_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 15 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.@:".contains(&b))
+    !s.is_empty()
+        && s.len() <= 15
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@:".contains(&b))
 }
 
 /// "192.0.2.100/24" -> (addr, 24)
 pub fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
     let (addr, prefix) = s.split_once('/').ok_or("missing the /prefix length")?;
-    let addr: Ipv4Addr = addr.parse().map_err(|_| format!("{addr:?} is not an IPv4 address"))?;
-    let prefix: u8 = prefix.parse().map_err(|_| format!("{prefix:?} is not a prefix length"))?;
+    let addr: Ipv4Addr = addr
+        .parse()
+        .map_err(|_| format!("{addr:?} is not an IPv4 address"))?;
+    let prefix: u8 = prefix
+        .parse()
+        .map_err(|_| format!("{prefix:?} is not a prefix length"))?;
     if !(1..=32).contains(&prefix) {
         return Err(format!("prefix length {prefix} is outside 1-32"));
     }
@@ -604,7 +824,9 @@ pub fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
 /// "10.0.1.21:3306" or "db1.internal:3306" -> (host, port)
 pub fn parse_host_port(s: &str) -> Result<(String, u16), String> {
     let (host, port) = s.rsplit_once(':').ok_or("missing the :port")?;
-    let port: u16 = port.parse().map_err(|_| format!("{port:?} is not a port"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("{port:?} is not a port"))?;
     if port == 0 {
         return Err("port 0 is not a port".to_string());
     }
@@ -613,11 +835,18 @@ pub fn parse_host_port(s: &str) -> Result<(String, u16), String> {
     let is_hostname = !host.is_empty()
         && host.len() <= 253
         && host.split('.').all(|label| {
-            !label.is_empty() && label.len() <= 63 && !label.starts_with('-') && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
     if is_ip || (is_hostname && !looks_numeric) {
         Ok((host.to_string(), port))
     } else {
-        Err(format!("{host:?} is neither an IPv4 address nor a host name"))
+        Err(format!(
+            "{host:?} is neither an IPv4 address nor a host name"
+        ))
     }
 }

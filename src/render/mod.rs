@@ -128,7 +128,11 @@ pub fn validate_command(file: &RenderedFile, path: &Path) -> Vec<String> {
         .map(|arg| arg.replace("{path}", &path.to_string_lossy()))
         .collect();
     if file.kind == FileKind::KeepalivedConf && !argv.is_empty() {
-        let mut wrapped = vec!["unshare".to_string(), "--pid".to_string(), "--fork".to_string()];
+        let mut wrapped = vec![
+            "unshare".to_string(),
+            "--pid".to_string(),
+            "--fork".to_string(),
+        ];
         wrapped.append(&mut argv);
         argv = wrapped;
     }
@@ -147,11 +151,14 @@ pub fn write_tree(root: &Path, files: &[RenderedFile]) -> anyhow::Result<Vec<Pat
     for file in files {
         let dest = path_under(root, &file.path);
         if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
         }
-        std::fs::write(&dest, &file.contents).with_context(|| format!("writing {}", dest.display()))?;
-        std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(file.mode))
-            .with_context(|| format!("setting mode {} on {}", file.mode_string(), dest.display()))?;
+        std::fs::write(&dest, &file.contents)
+            .with_context(|| format!("writing {}", dest.display()))?;
+        std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(file.mode)).with_context(
+            || format!("setting mode {} on {}", file.mode_string(), dest.display()),
+        )?;
         written.push(dest);
     }
     Ok(written)

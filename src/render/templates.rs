@@ -6,12 +6,27 @@ use minijinja::{Environment, UndefinedBehavior};
 use std::path::Path;
 
 const EMBEDDED: &[(&str, &str)] = &[
-    ("keepalived.conf.j2", include_str!("../../templates/keepalived.conf.j2")),
+    (
+        "keepalived.conf.j2",
+        include_str!("../../templates/keepalived.conf.j2"),
+    ),
     ("notify.sh.j2", include_str!("../../templates/notify.sh.j2")),
-    ("check_tcp.sh.j2", include_str!("../../templates/check_tcp.sh.j2")),
-    ("check_galera.sh.j2", include_str!("../../templates/check_galera.sh.j2")),
-    ("haproxy.cfg.j2", include_str!("../../templates/haproxy.cfg.j2")),
-    ("proxysql.cnf.j2", include_str!("../../templates/proxysql.cnf.j2")),
+    (
+        "check_tcp.sh.j2",
+        include_str!("../../templates/check_tcp.sh.j2"),
+    ),
+    (
+        "check_galera.sh.j2",
+        include_str!("../../templates/check_galera.sh.j2"),
+    ),
+    (
+        "haproxy.cfg.j2",
+        include_str!("../../templates/haproxy.cfg.j2"),
+    ),
+    (
+        "proxysql.cnf.j2",
+        include_str!("../../templates/proxysql.cnf.j2"),
+    ),
 ];
 
 /// Names of the embedded templates.
@@ -30,14 +45,21 @@ pub fn environment(override_dir: Option<&Path>) -> anyhow::Result<Environment<'s
             .with_context(|| format!("parsing the embedded template {name}"))?;
     }
     if let Some(dir) = override_dir {
-        let entries = std::fs::read_dir(dir).with_context(|| format!("reading the template directory {}", dir.display()))?;
+        let entries = std::fs::read_dir(dir)
+            .with_context(|| format!("reading the template directory {}", dir.display()))?;
         for entry in entries {
-            let entry = entry.with_context(|| format!("reading the template directory {}", dir.display()))?;
+            let entry = entry
+                .with_context(|| format!("reading the template directory {}", dir.display()))?;
             let path = entry.path();
-            let Some(name) = path.file_name().and_then(|n| n.to_str()).filter(|n| n.ends_with(".j2")) else {
+            let Some(name) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .filter(|n| n.ends_with(".j2"))
+            else {
                 continue;
             };
-            let source = std::fs::read_to_string(&path).with_context(|| format!("reading template {}", path.display()))?;
+            let source = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading template {}", path.display()))?;
             env.add_template_owned(name.to_string(), source)
                 .with_context(|| format!("parsing template {}", path.display()))?;
         }

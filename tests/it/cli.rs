@@ -1,0 +1,259 @@
+//! The real binary: subcommands, exit codes, stdout vs stderr, non-interactive init.
+
+use crate::common::{hakit, run, stderr, stdout};
+use std::path::Path;
+
+const SUBCOMMANDS: &[&str] = &[
+    "init",
+    "plan",
+    "render",
+    "setup",
+    "rollback",
+    "status",
+    "notify",
+    "completions",
+];
+
+#[test]
+fn help_lists_every_subcommand() {
+    let out = run(hakit().arg("--help"));
+    assert!(out.status.success());
+    let help = stdout(&out);
+    for sub in SUBCOMMANDS {
+        assert!(
+            help.contains(&format!("  {sub} ")),
+            "`{sub}` missing from --help:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn later_subcommands_say_not_implemented_with_exit_1() {
+    let cases: &[&[&str]] = &[
+        &["setup", "--role", "master"],
+        &["rollback"],
+        &["status"],
+        &["notify", "master"],
+    ];
+    for args in cases {
+        let out = run(hakit().args(*args));
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("not implemented yet"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn plan_on_every_shipped_example_needs_no_aws_and_prints_steps() {
+    let examples = ["aws-proxysql", "aws-haproxy", "l2-haproxy"];
+    for example in examples {
+        let config = format!("{}/examples/{example}.toml", env!("CARGO_MANIFEST_DIR"));
+        let out = run(hakit().args(["plan", "--role", "master", "--config", &config]));
+        assert!(out.status.success(), "{example}: {}", stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            text.contains("keepalived.conf") && text.contains("restart keepalived"),
+            "{example}: {text}"
+        );
+        assert!(
+            stderr(&out).contains("Nothing was changed"),
+            "the hint goes to stderr"
+        );
+    }
+    let galera = format!("{}/examples/l2-galera.toml", env!("CARGO_MANIFEST_DIR"));
+    let out = run(hakit().args([
+        "plan", "--role", "backup", "--node", "node3", "--config", &galera,
+    ]));
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn plan_json_is_one_parseable_document_on_stdout() {
+    let config = format!("{}/examples/aws-proxysql.toml", env!("CARGO_MANIFEST_DIR"));
+    let out = run(hakit().args([
+        "plan", "--role", "master", "--output", "json", "--config", &config,
+    ]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(plan["role"], "master");
+    assert_eq!(plan["mode"], "aws-eip");
+    let actions: Vec<&str> = plan["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"associate-elastic-ip"), "{actions:?}");
+    let backup = run(hakit().args([
+        "plan", "--role", "backup", "--output", "json", "--config", &config,
+    ]));
+    let plan: serde_json::Value = serde_json::from_slice(&backup.stdout).expect("stdout is JSON");
+    let actions: Vec<&str> = plan["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["action"].as_str())
+        .collect();
+    assert!(
+        !actions.contains(&"associate-elastic-ip"),
+        "a backup never takes the EIP at setup: {actions:?}"
+    );
+    assert!(actions.contains(&"create-eni"), "{actions:?}");
+}
+
+#[test]
+fn a_backup_among_several_needs_node_and_says_so() {
+    let config = format!("{}/examples/l2-galera.toml", env!("CARGO_MANIFEST_DIR"));
+    let out = run(hakit().args(["plan", "--role", "backup", "--config", &config]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--node"), "{}", stderr(&out));
+}
+
+fn init_args(dir: &Path) -> Vec<String> {
+    [
+        "init",
+        "--non-interactive",
+        "--profile",
+        "haproxy",
+        "--cluster",
+        "demo",
+        "--mode",
+        "aws-eip",
+        "--eip-allocation-id",
+        "eipalloc-0abc1234",
+        "--node",
+        "n1=10.0.1.11",
+        "--node",
+        "n2=10.0.2.11",
+        "--backend",
+        "10.0.1.21:3306",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([
+        "--out".to_string(),
+        dir.join("hakit.toml").display().to_string(),
+    ])
+    .collect()
+}
+
+#[test]
+fn non_interactive_init_writes_a_valid_cluster_file_and_root_only_secrets() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(hakit().args(init_args(dir.path())));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cluster =
+        hakit::config::load(&dir.path().join("hakit.toml")).expect("init writes a valid file");
+    assert_eq!(cluster.name, "demo");
+    assert_eq!(cluster.nodes.len(), 2);
+    let secrets_path = dir.path().join("hakit.secrets.toml");
+    let mode = std::fs::metadata(&secrets_path)
+        .expect("secrets written")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    let secrets = hakit::secrets::Secrets::load(&secrets_path).expect("valid secrets");
+    let everything = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        !everything.contains(secrets.stats_password.expose()),
+        "a secret was printed"
+    );
+    let cluster_text = std::fs::read_to_string(dir.path().join("hakit.toml")).expect("read");
+    assert!(
+        !cluster_text.contains(secrets.vrrp_auth.expose()),
+        "a secret went into the cluster file"
+    );
+
+    // A second init keeps the secrets and refuses to replace the cluster file without --force.
+    let again = run(hakit().args(init_args(dir.path())));
+    assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
+    let forced = run(hakit().args(init_args(dir.path())).arg("--force"));
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    let kept = hakit::secrets::Secrets::load(&secrets_path).expect("still valid");
+    assert_eq!(kept, secrets, "an existing secrets file is never replaced");
+}
+
+#[test]
+fn non_interactive_init_lists_every_missing_value_without_blocking() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(hakit()
+        .current_dir(dir.path())
+        .args(["init", "--mode", "l2-vip"])
+        .env("CI", "true"));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    for flag in ["--cluster", "--profile", "--vip", "--interface", "--node"] {
+        assert!(err.contains(flag), "{flag} not listed: {err}");
+    }
+    assert!(!dir.path().join("hakit.toml").exists());
+}
+
+#[test]
+fn render_writes_files_at_their_paths_with_modes() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secrets = dir.path().join("secrets.toml");
+    hakit::secrets::Secrets::generate()
+        .expect("random")
+        .write_new(&secrets)
+        .expect("write");
+    let config = format!("{}/examples/aws-haproxy.toml", env!("CARGO_MANIFEST_DIR"));
+    let out_dir = dir.path().join("out");
+    let out = run(hakit()
+        .args(["render", "--role", "backup", "--config", &config])
+        .arg("--secrets")
+        .arg(&secrets)
+        .arg("--out")
+        .arg(&out_dir));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let conf = out_dir.join("etc/keepalived/keepalived.conf");
+    assert_eq!(
+        std::fs::metadata(&conf).expect("conf").permissions().mode() & 0o777,
+        0o600
+    );
+    let notify = out_dir.join("usr/local/libexec/hakit/notify.sh");
+    assert_eq!(
+        std::fs::metadata(&notify)
+            .expect("notify")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o700
+    );
+    let haproxy =
+        std::fs::read_to_string(out_dir.join("etc/haproxy/haproxy.cfg")).expect("haproxy.cfg");
+    assert!(
+        haproxy.contains("bind :8563") && haproxy.contains("bind :9090"),
+        "{haproxy}"
+    );
+    assert!(stdout(&out).contains("keepalived.conf"));
+}
+
+#[test]
+fn render_without_secrets_exits_2_with_the_fix() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = format!("{}/examples/aws-haproxy.toml", env!("CARGO_MANIFEST_DIR"));
+    let out = run(hakit()
+        .args(["render", "--role", "master", "--config", &config])
+        .arg("--secrets")
+        .arg(dir.path().join("nope.toml"))
+        .arg("--out")
+        .arg(dir.path().join("out")));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("secrets"), "{}", stderr(&out));
+    assert!(!dir.path().join("out").exists());
+}
+
+#[test]
+fn completions_are_generated_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(hakit().args(["completions", shell]));
+        assert!(out.status.success(), "{shell}");
+        assert!(stdout(&out).contains("render"), "{shell}");
+    }
+}

@@ -1,0 +1,139 @@
+//! Helpers shared by the integration tests: cluster files for every profile x mode,
+//! fixed test-only secrets, and running the real binary.
+
+use hakit::config::{self, Cluster};
+use hakit::profile::{self, Profile};
+use hakit::render::{self, RenderInput, RenderedFile};
+use hakit::role::{self, Role};
+use hakit::secrets::Secrets;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+pub const PROFILES: &[&str] = &["haproxy", "proxysql", "mariadb-galera"];
+pub const MODES: &[&str] = &["aws-eip", "l2-vip"];
+pub const ROLES: &[Role] = &[Role::Master, Role::Backup];
+
+/// Test-only values, obviously not real credentials.
+pub const TEST_SECRETS: &str = r#"
+vrrp_auth = "TESTauth"
+proxy_admin_password = "TESTadminPW"
+proxy_monitor_password = "TESTmonitorPW"
+stats_password = "TESTstatsPW"
+"#;
+
+pub fn test_secrets() -> Secrets {
+    Secrets::parse(TEST_SECRETS).expect("test secrets are valid")
+}
+
+/// A complete cluster file for `profile` in `mode`, with `extra` TOML appended
+/// (extra tables such as `[paths]` or `[check]`).
+pub fn cluster_toml(profile: &str, mode: &str, extra: &str) -> String {
+    let mut text = format!("name = \"demo\"\nmode = \"{mode}\"\nprofile = \"{profile}\"\n");
+    text.push_str("\n[[node]]\nname = \"n1\"\naddress = \"192.0.2.11\"\n");
+    text.push_str("\n[[node]]\nname = \"n2\"\naddress = \"192.0.2.12\"\n");
+    if profile != "mariadb-galera" {
+        text.push_str("\n[[backend]]\naddress = \"192.0.2.21:3306\"\n\n[[backend]]\naddress = \"192.0.2.22:3306\"\n");
+    }
+    match mode {
+        "aws-eip" => text.push_str("\n[aws]\neip_allocation_id = \"eipalloc-0123456789abcdef0\"\n"),
+        _ => text.push_str("\n[vip]\naddress = \"192.0.2.100/24\"\ninterface = \"eth0\"\n"),
+    }
+    if !extra.contains("[vrrp]") {
+        text.push_str("\n[vrrp]\nvirtual_router_id = 51\n");
+    }
+    text.push_str(extra);
+    text
+}
+
+pub fn parse(text: &str) -> Cluster {
+    config::parse(text)
+        .unwrap_or_else(|issues| panic!("cluster file should be valid: {issues:#?}\n{text}"))
+}
+
+pub fn shipped_profile(name: &str) -> Profile {
+    profile::load(name, Path::new(".")).expect("shipped profile")
+}
+
+/// Render `role`'s files for a cluster file text.
+pub fn render_text(text: &str, role: Role) -> Vec<RenderedFile> {
+    let cluster = parse(text);
+    let profile = shipped_profile(&cluster.profile);
+    let target = role::select(&cluster, role, None).expect("role");
+    render::render(&RenderInput {
+        cluster: &cluster,
+        target: &target,
+        profile: &profile,
+        secrets: &test_secrets(),
+        templates: None,
+    })
+    .expect("render")
+}
+
+pub fn keepalived_conf(files: &[RenderedFile]) -> &str {
+    &files
+        .iter()
+        .find(|f| f.kind == render::FileKind::KeepalivedConf)
+        .expect("a keepalived.conf")
+        .contents
+}
+
+/// The hakit binary built for these tests.
+pub fn hakit() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hakit"));
+    cmd.stdin(Stdio::null())
+        .env_remove("HAKIT_CONFIG")
+        .env_remove("HAKIT_ROLE")
+        .env_remove("HAKIT_NODE");
+    cmd
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("running hakit")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// True when tests that need root and real packages must run: always under CI=true (they
+/// fail loudly there if something is missing), otherwise only when we are root.
+pub fn must_run_privileged(what: &str) -> bool {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    // SAFETY-free check: /proc/self/status tells our effective uid.
+    let root = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false);
+    if root {
+        return true;
+    }
+    if ci {
+        panic!("{what} needs root under CI=true; run the tests as root (`.ci/run` does)");
+    }
+    eprintln!("SKIPPED {what}: needs root (set CI=true to make this a failure)");
+    false
+}
+
+/// Fail (under CI) or skip when a tool is missing.
+pub fn require_tool(tool: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
+        .unwrap_or(false);
+    if found {
+        return true;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    if ci {
+        panic!("`{tool}` is not installed; `.ci/run` installs it with apt-get");
+    }
+    eprintln!("SKIPPED: `{tool}` is not installed (apt-get install it; under CI=true this fails)");
+    false
+}

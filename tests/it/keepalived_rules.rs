@@ -1,0 +1,262 @@
+//! The keepalived rules the renderer enforces, one test each.
+
+use crate::common::{cluster_toml, keepalived_conf, parse, render_text, MODES, PROFILES, ROLES};
+use hakit::role::Role;
+
+fn conf(profile: &str, mode: &str, extra: &str, role: Role) -> String {
+    keepalived_conf(&render_text(&cluster_toml(profile, mode, extra), role)).to_string()
+}
+
+#[test]
+fn aws_eip_mode_uses_unicast_to_the_peer() {
+    let master = conf("haproxy", "aws-eip", "", Role::Master);
+    assert!(master.contains("unicast_src_ip 192.0.2.11"), "{master}");
+    assert!(
+        master.contains("unicast_peer {\n        192.0.2.12\n    }"),
+        "{master}"
+    );
+    let backup = conf("haproxy", "aws-eip", "", Role::Backup);
+    assert!(backup.contains("unicast_src_ip 192.0.2.12"), "{backup}");
+    assert!(
+        backup.contains("unicast_peer {\n        192.0.2.11\n    }"),
+        "{backup}"
+    );
+}
+
+#[test]
+fn l2_vip_mode_is_multicast_with_the_vip_unless_asked() {
+    let master = conf("haproxy", "l2-vip", "", Role::Master);
+    assert!(!master.contains("unicast_peer"), "{master}");
+    assert!(master.contains("192.0.2.100/24 dev eth0"), "{master}");
+    let unicast = conf(
+        "haproxy",
+        "l2-vip",
+        "[vrrp]\nvirtual_router_id = 51\nunicast = true\n",
+        Role::Master,
+    );
+    assert!(unicast.contains("unicast_peer"), "{unicast}");
+}
+
+#[test]
+fn nopreempt_renders_state_backup_on_every_node() {
+    for profile in PROFILES {
+        for mode in MODES {
+            for role in ROLES {
+                let c = conf(profile, mode, "", *role);
+                assert!(c.contains("nopreempt"), "{profile} {mode} {role:?}");
+                assert!(c.contains("state BACKUP"), "{profile} {mode} {role:?}: {c}");
+                assert!(!c.contains("state MASTER"), "{profile} {mode} {role:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn preempt_renders_master_state_only_on_the_master_and_no_nopreempt() {
+    let extra = "[vrrp]\nvirtual_router_id = 51\npreempt = true\n";
+    let master = conf("haproxy", "aws-eip", extra, Role::Master);
+    let backup = conf("haproxy", "aws-eip", extra, Role::Backup);
+    assert!(
+        master.contains("state MASTER") && !master.contains("nopreempt"),
+        "{master}"
+    );
+    assert!(
+        backup.contains("state BACKUP") && !backup.contains("nopreempt"),
+        "{backup}"
+    );
+}
+
+#[test]
+fn script_security_and_user_are_always_on() {
+    for profile in PROFILES {
+        for mode in MODES {
+            let c = conf(profile, mode, "", Role::Master);
+            assert!(c.contains("enable_script_security"), "{profile} {mode}");
+            assert!(
+                c.contains("script_user keepalived_script"),
+                "{profile} {mode}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_health_check_is_protocol_level_with_no_weight_by_default() {
+    let files = render_text(&cluster_toml("haproxy", "aws-eip", ""), Role::Master);
+    let c = keepalived_conf(&files);
+    assert!(c.contains("vrrp_script hakit_check_proxy_tcp"), "{c}");
+    assert!(
+        !c.contains("weight"),
+        "no weight by default: a failed check means FAULT\n{c}"
+    );
+    let check = files
+        .iter()
+        .find(|f| f.path.ends_with("check_proxy_tcp.sh"))
+        .expect("check script");
+    assert!(
+        check.contents.contains("/dev/tcp/127.0.0.1/3306"),
+        "{}",
+        check.contents
+    );
+    assert!(
+        !check.contents.contains("pidof"),
+        "a pid is not a health check"
+    );
+}
+
+#[test]
+fn an_explicit_weight_is_rendered_when_it_moves_mastership() {
+    let c = conf(
+        "haproxy",
+        "aws-eip",
+        "[check]\nweight = -20\n",
+        Role::Master,
+    );
+    assert!(c.contains("weight -20"), "{c}");
+}
+
+#[test]
+fn galera_checks_wsrep_primary_as_root() {
+    let files = render_text(&cluster_toml("mariadb-galera", "l2-vip", ""), Role::Master);
+    let c = keepalived_conf(&files);
+    assert!(c.contains("vrrp_script hakit_check_galera_primary"), "{c}");
+    assert!(c.contains("user root"), "{c}");
+    let script = files
+        .iter()
+        .find(|f| f.path.ends_with("check_galera_primary.sh"))
+        .expect("galera check");
+    assert!(
+        script.contents.contains("wsrep_cluster_status") && script.contents.contains("Primary")
+    );
+    assert_eq!(script.mode, 0o700);
+}
+
+#[test]
+fn track_process_is_on_by_default_and_can_be_turned_off() {
+    let on = conf("haproxy", "aws-eip", "", Role::Master);
+    assert!(
+        on.contains("vrrp_track_process hakit_proxy_process") && on.contains("process haproxy"),
+        "{on}"
+    );
+    let off = conf(
+        "haproxy",
+        "aws-eip",
+        "[check]\ntrack_process = false\n",
+        Role::Master,
+    );
+    assert!(!off.contains("track_process"), "{off}");
+}
+
+#[test]
+fn notify_master_rx_lower_pri_only_in_aws_eip_mode() {
+    assert!(conf("proxysql", "aws-eip", "", Role::Backup).contains("notify_master_rx_lower_pri"));
+    assert!(!conf("proxysql", "l2-vip", "", Role::Backup).contains("notify_master_rx_lower_pri"));
+}
+
+#[test]
+fn notify_scripts_run_as_root_and_call_hakit_notify() {
+    let files = render_text(&cluster_toml("haproxy", "aws-eip", ""), Role::Backup);
+    let c = keepalived_conf(&files);
+    for state in ["master", "backup", "fault", "stop"] {
+        assert!(
+            c.contains(&format!(
+                "\"/usr/local/libexec/hakit/notify.sh {state}\" root"
+            )),
+            "{state}: {c}"
+        );
+    }
+    let notify = files
+        .iter()
+        .find(|f| f.path.ends_with("notify.sh"))
+        .expect("notify script");
+    assert!(
+        notify.contents.contains(
+            "/usr/local/bin/hakit notify --config /etc/hakit/cluster.toml --node n2 \"$1\""
+        ),
+        "{}",
+        notify.contents
+    );
+    assert_eq!((notify.mode, notify.owner.as_str()), (0o700, "root"));
+}
+
+#[test]
+fn vrrp_v3_takes_a_sub_second_advert_int() {
+    let c = conf(
+        "haproxy",
+        "aws-eip",
+        "[vrrp]\nvirtual_router_id = 51\nversion = 3\nadvert_int = 0.2\n",
+        Role::Master,
+    );
+    assert!(
+        c.contains("advert_int 0.2") && c.contains("version 3"),
+        "{c}"
+    );
+}
+
+#[test]
+fn auth_only_with_vrrp_v2() {
+    let v2 = conf(
+        "haproxy",
+        "l2-vip",
+        "[vrrp]\nvirtual_router_id = 51\nversion = 2\nadvert_int = 1\n",
+        Role::Master,
+    );
+    assert!(
+        v2.contains("auth_type PASS") && v2.contains("auth_pass TESTauth"),
+        "{v2}"
+    );
+    let v3 = conf("haproxy", "l2-vip", "", Role::Master);
+    assert!(!v3.contains("authentication"), "{v3}");
+    let v2_off = conf(
+        "haproxy",
+        "l2-vip",
+        "[vrrp]\nvirtual_router_id = 51\nversion = 2\nauth = false\n",
+        Role::Master,
+    );
+    assert!(!v2_off.contains("authentication"), "{v2_off}");
+}
+
+#[test]
+fn aws_eip_mode_has_a_link_local_marker_instead_of_a_vip() {
+    let c = conf("haproxy", "aws-eip", "", Role::Master);
+    assert!(c.contains("169.254.250.51/32 dev lo scope host"), "{c}");
+    assert!(
+        !c.contains("169.254.169.254"),
+        "never touch the metadata address"
+    );
+}
+
+#[test]
+fn secrets_stay_out_of_world_readable_files() {
+    for profile in PROFILES {
+        for mode in MODES {
+            let text = cluster_toml(
+                profile,
+                mode,
+                "[vrrp]\nvirtual_router_id = 51\nversion = 2\n",
+            );
+            for file in render_text(&text, Role::Master) {
+                let has_secret = ["TESTauth", "TESTadminPW", "TESTmonitorPW", "TESTstatsPW"]
+                    .iter()
+                    .any(|s| file.contents.contains(s));
+                if has_secret {
+                    assert_eq!(
+                        file.mode & 0o007,
+                        0,
+                        "{} holds a secret but is world-readable ({:o})",
+                        file.path.display(),
+                        file.mode
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn priorities_default_to_decreasing_in_node_order() {
+    let cluster = parse(&cluster_toml("haproxy", "aws-eip", ""));
+    let priorities: Vec<u8> = cluster.nodes.iter().map(|n| n.priority).collect();
+    assert_eq!(priorities, vec![150, 140]);
+    assert!(conf("haproxy", "aws-eip", "", Role::Backup).contains("priority 140"));
+}
