@@ -27,9 +27,9 @@ pub enum Command {
     /// Write every file this node would get (keepalived.conf, scripts, proxy config) under a directory
     Render(RenderArgs),
     /// Apply the plan on this node: packages, ENI and Elastic IP, files, services
-    Setup(NodeArgs),
+    Setup(SetupArgs),
     /// Undo what setup did on this node, restoring what was there before (never releases the Elastic IP)
-    Rollback(ConfigArgs),
+    Rollback(RollbackArgs),
     /// Show this node's VRRP state, who holds the address, and proxy health
     Status(ConfigArgs),
     /// Called by keepalived on a VRRP transition: move the Elastic IP, log, send the webhook
@@ -80,6 +80,54 @@ pub struct NodeArgs {
     /// Directory of templates overriding the embedded ones, file by file
     #[arg(long, env = "HAKIT_TEMPLATES")]
     pub templates: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Write and validate everything but enable and start no service (also where systemd is not running)
+    #[arg(long)]
+    pub no_start: bool,
+    /// Apply only the host part, leaving out the AWS steps (ENI, Elastic IP)
+    #[arg(long)]
+    pub skip_cloud: bool,
+    /// If a step fails, roll back what this setup did (for CI)
+    #[arg(long)]
+    pub rollback_on_error: bool,
+    /// Output format of the step report
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value = "text",
+        env = "HAKIT_OUTPUT"
+    )]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Cluster file (its paths.state_dir holds the journal)
+    #[arg(
+        long,
+        short = 'c',
+        env = "HAKIT_CONFIG",
+        default_value = "/etc/hakit/cluster.toml"
+    )]
+    pub config: PathBuf,
+    /// Also restore files changed by someone after hakit wrote them
+    #[arg(long)]
+    pub force: bool,
+    /// Output format of the report
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value = "text",
+        env = "HAKIT_OUTPUT"
+    )]
+    pub output: Output,
 }
 
 #[derive(Debug, Args)]

@@ -41,8 +41,16 @@ impl UsageError {
 #[error("`hakit {0}` is not implemented yet")]
 pub struct NotImplemented(pub &'static str);
 
+/// A setup failed and left changes behind: exit code 3, `hakit rollback` finishes the job.
+#[derive(Debug, thiserror::Error)]
+#[error("changes are still applied; run `hakit rollback` to undo them")]
+pub struct PartiallyApplied;
+
 pub fn code_for(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
+        if cause.is::<PartiallyApplied>() {
+            return PARTIAL;
+        }
         if cause.is::<ConfigError>() || cause.is::<UsageError>() {
             return USAGE;
         }

@@ -4,15 +4,19 @@
 //! `render` and `plan` are pure; side effects live in the command modules and, later,
 //! behind the `Host` and `Cloud` traits.
 
+pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod exit;
 pub mod facts;
+pub mod host;
+pub mod journal;
 pub mod plan;
 pub mod profile;
 pub mod render;
 pub mod role;
+pub mod rollback;
 pub mod secrets;
 pub mod validator;
 

@@ -5,6 +5,8 @@ mod init;
 mod load;
 mod plan;
 mod render;
+mod rollback;
+mod setup;
 
 pub use load::{load_node, LoadedNode, SecretsPolicy};
 
@@ -17,8 +19,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Plan(args) => plan::run(args),
         Command::Render(args) => render::run(args),
         Command::Completions(args) => completions::run(args),
-        Command::Setup(_) => Err(NotImplemented("setup").into()),
-        Command::Rollback(_) => Err(NotImplemented("rollback").into()),
+        Command::Setup(args) => setup::run(args),
+        Command::Rollback(args) => rollback::run(args),
         Command::Status(_) => Err(NotImplemented("status").into()),
         Command::Notify(_) => Err(NotImplemented("notify").into()),
     }

@@ -3,6 +3,8 @@
 mod bad_config;
 mod cli;
 mod common;
+mod journal_steps;
 mod keepalived_rules;
+mod setup_rollback;
 mod snapshots;
 mod validators;

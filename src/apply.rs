@@ -1,0 +1,359 @@
+//! Apply a plan on the host through the write-ahead journal. A step already satisfied is
+//! skipped, so running setup twice changes nothing the second time.
+
+use crate::host::{Host, Ownership};
+use crate::journal::{sha256_hex, Entry, EntryState, Journal, OwnershipRecord, Undo};
+use crate::plan::{Plan, Step};
+use crate::render::RenderedFile;
+use anyhow::{bail, Context};
+use serde::Serialize;
+use std::path::Path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Applied,
+    /// A check that changes nothing (a validator) passed.
+    Checked,
+    AlreadyDone,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    pub step: String,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+pub struct ApplyInput<'a> {
+    pub plan: &'a Plan,
+    pub files: &'a [RenderedFile],
+    pub cluster_bytes: &'a [u8],
+    pub secrets_bytes: &'a [u8],
+    pub state_dir: &'a Path,
+    /// Write and validate everything, start nothing.
+    pub no_start: bool,
+    /// Leave out the AWS steps (ENI, Elastic IP).
+    pub skip_cloud: bool,
+    /// Test hook: stop the process with SIGKILL right after step k (1-based) is journaled.
+    pub crash_after: Option<usize>,
+}
+
+/// Apply `input.plan`, reporting each step as it goes through `progress`.
+pub fn apply(
+    host: &dyn Host,
+    input: &ApplyInput<'_>,
+    progress: &mut dyn FnMut(&StepReport),
+) -> anyhow::Result<Vec<StepReport>> {
+    let plan = input.plan;
+    let mut journal = Journal::open(host, input.state_dir, &plan.cluster, &plan.node)?;
+    bootstrap_state_dir(host, &mut journal, input.state_dir)?;
+    let mut reports = Vec::new();
+    for (i, step) in plan.steps.iter().enumerate() {
+        let (status, note) = apply_step(host, &mut journal, input, step)
+            .with_context(|| format!("step {}: {step}", i + 1))?;
+        let report = StepReport {
+            step: step.to_string(),
+            status,
+            note,
+        };
+        progress(&report);
+        reports.push(report);
+        if input.crash_after == Some(i + 1) {
+            // Test-only: die like a power cut, with no cleanup.
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &std::process::id().to_string()])
+                .status();
+            std::process::abort();
+        }
+    }
+    Ok(reports)
+}
+
+fn apply_step(
+    host: &dyn Host,
+    journal: &mut Journal,
+    input: &ApplyInput<'_>,
+    step: &Step,
+) -> anyhow::Result<(Status, Option<String>)> {
+    let done = |s| Ok((s, None));
+    match step {
+        Step::AddVendorRepository { name, .. } => {
+            let packages = match &input.plan.steps.iter().find_map(|s| match s {
+                Step::InstallPackages { manager, packages } => {
+                    Some((manager.clone(), packages.clone()))
+                }
+                _ => None,
+            }) {
+                Some(p) => p.clone(),
+                None => return done(Status::AlreadyDone),
+            };
+            for package in &packages.1 {
+                if !host.package_installed(&packages.0, package)? {
+                    bail!(
+                        "{package} is not installed and adding the {name} vendor repository is not implemented yet: add it by hand (see the profile's vendor_repo) and run setup again"
+                    );
+                }
+            }
+            done(Status::AlreadyDone)
+        }
+        Step::InstallPackages { manager, packages } => {
+            let mut missing = Vec::new();
+            for p in packages {
+                if !host.package_installed(manager, p)? {
+                    missing.push(p.clone());
+                }
+            }
+            if missing.is_empty() {
+                return done(Status::AlreadyDone);
+            }
+            let index = journal.intend(
+                host,
+                Undo::RemovePackages {
+                    manager: manager.clone(),
+                    packages: missing.clone(),
+                },
+            )?;
+            host.install_packages(manager, &missing)?;
+            journal.done(host, index)?;
+            Ok((
+                Status::Applied,
+                Some(format!("installed {}", missing.join(", "))),
+            ))
+        }
+        Step::CreateUser { name } => {
+            if host.user_exists(name)? {
+                return done(Status::AlreadyDone);
+            }
+            let index = journal.intend(host, Undo::RemoveUser { name: name.clone() })?;
+            host.create_system_user(name)?;
+            journal.done(host, index)?;
+            done(Status::Applied)
+        }
+        Step::CreateDirectory { path, mode } => {
+            let mode = u32::from_str_radix(mode, 8).context("directory mode")?;
+            if host.is_dir(path) {
+                return done(Status::AlreadyDone);
+            }
+            ensure_dir(host, journal, path, mode)?;
+            done(Status::Applied)
+        }
+        Step::InstallClusterFile { path } => {
+            let owner = Ownership {
+                mode: 0o644,
+                owner: "root".into(),
+                group: "root".into(),
+            };
+            write_file(host, journal, path, input.cluster_bytes, &owner)
+        }
+        Step::InstallSecrets { path } => {
+            let owner = Ownership {
+                mode: 0o600,
+                owner: "root".into(),
+                group: "root".into(),
+            };
+            write_file(host, journal, path, input.secrets_bytes, &owner)
+        }
+        Step::CreateEni { .. }
+        | Step::AttachEni { .. }
+        | Step::ConfigureEni { .. }
+        | Step::AssociateElasticIp { .. } => {
+            if input.skip_cloud {
+                Ok((Status::Skipped, Some("--skip-cloud".into())))
+            } else {
+                bail!("the AWS steps (ENI, Elastic IP) are not implemented yet: pass --skip-cloud to apply only the host part")
+            }
+        }
+        Step::WriteFile { path, .. } => {
+            let file = input
+                .files
+                .iter()
+                .find(|f| &f.path == path)
+                .with_context(|| format!("no rendered file for {}", path.display()))?;
+            let owner = Ownership {
+                mode: file.mode,
+                owner: file.owner.clone(),
+                group: file.group.clone(),
+            };
+            write_file(host, journal, path, file.contents.as_bytes(), &owner)
+        }
+        Step::ValidateFile { path, command } => {
+            let out = host.run(command)?;
+            if !out.success {
+                bail!(
+                    "{} failed validation with `{}` (exit {:?}):\n{}",
+                    path.display(),
+                    command.join(" "),
+                    out.code,
+                    out.output.trim_end()
+                );
+            }
+            done(Status::Checked)
+        }
+        Step::EnableService { service } => {
+            if input.no_start {
+                return Ok((Status::Skipped, Some("--no-start".into())));
+            }
+            require_systemd(host)?;
+            if host.service_enabled(service)? {
+                return done(Status::AlreadyDone);
+            }
+            let index = journal.intend(
+                host,
+                Undo::DisableService {
+                    name: service.clone(),
+                },
+            )?;
+            host.systemctl("enable", service)?;
+            journal.done(host, index)?;
+            done(Status::Applied)
+        }
+        Step::RestartService { service } => {
+            if input.no_start {
+                return Ok((Status::Skipped, Some("--no-start".into())));
+            }
+            require_systemd(host)?;
+            let was_active = host.service_active(service)?;
+            let recorded = journal.entries.iter().any(
+                |e| matches!(&e.undo, Undo::RevertServiceState { name, .. } if name == service),
+            );
+            let index = if recorded {
+                None
+            } else {
+                Some(journal.intend(
+                    host,
+                    Undo::RevertServiceState {
+                        name: service.clone(),
+                        was_active,
+                    },
+                )?)
+            };
+            host.systemctl("restart", service)?;
+            if let Some(index) = index {
+                journal.done(host, index)?;
+            }
+            done(Status::Applied)
+        }
+    }
+}
+
+fn require_systemd(host: &dyn Host) -> anyhow::Result<()> {
+    if host.has_systemd() {
+        Ok(())
+    } else {
+        bail!("systemd is not running here, so services cannot be enabled or started: run setup with --no-start to write and validate everything without starting services")
+    }
+}
+
+/// Create `path` and any missing parents, journaling each so rollback removes them.
+fn ensure_dir(
+    host: &dyn Host,
+    journal: &mut Journal,
+    path: &Path,
+    mode: u32,
+) -> anyhow::Result<()> {
+    if host.is_dir(path) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        ensure_dir(host, journal, parent, 0o755)?;
+    }
+    let index = journal.intend(
+        host,
+        Undo::RemoveDir {
+            path: path.to_path_buf(),
+        },
+    )?;
+    host.create_dir(path, mode)?;
+    journal.done(host, index)
+}
+
+/// The journal lives in the state dir, so that directory (and any missing parent) is
+/// created first and recorded right after, once the journal can be written.
+fn bootstrap_state_dir(
+    host: &dyn Host,
+    journal: &mut Journal,
+    state_dir: &Path,
+) -> anyhow::Result<()> {
+    let mut missing = Vec::new();
+    let mut dir = Some(state_dir);
+    while let Some(d) = dir.filter(|d| !host.is_dir(d)) {
+        missing.push(d.to_path_buf());
+        dir = d.parent();
+    }
+    for d in missing.iter().rev() {
+        let mode = if d == state_dir { 0o700 } else { 0o755 };
+        host.create_dir(d, mode)?;
+        journal.entries.push(Entry {
+            state: EntryState::Done,
+            undo: Undo::RemoveDir { path: d.clone() },
+        });
+    }
+    journal.save(host)
+}
+
+fn write_file(
+    host: &dyn Host,
+    journal: &mut Journal,
+    path: &Path,
+    bytes: &[u8],
+    owner: &Ownership,
+) -> anyhow::Result<(Status, Option<String>)> {
+    let current = host.read(path)?;
+    let current_owner = host.ownership(path)?;
+    if current.as_deref() == Some(bytes) && current_owner.as_ref() == Some(owner) {
+        return Ok((Status::AlreadyDone, None));
+    }
+    if let Some(parent) = path.parent() {
+        ensure_dir(host, journal, parent, 0o755)?;
+    }
+    let sha = sha256_hex(bytes);
+    if let Some(index) = journal.file_entry(path) {
+        // Written by an earlier setup: keep the original backup, record the new content.
+        if let Undo::RestoreFile { written_sha256, .. } = &mut journal.entries[index].undo {
+            *written_sha256 = sha;
+        }
+        journal.entries[index].state = EntryState::Intent;
+        journal.save(host)?;
+        host.write_atomic(path, bytes, owner)?;
+        journal.done(host, index)?;
+        return Ok((Status::Applied, Some("updated".into())));
+    }
+    let backup = match &current {
+        Some(old) => {
+            let dir = journal.backups_dir();
+            ensure_dir(host, journal, &dir, 0o700)?;
+            let name = path
+                .to_string_lossy()
+                .trim_start_matches('/')
+                .replace('/', "%");
+            let backup = dir.join(name);
+            let secret = Ownership {
+                mode: 0o600,
+                owner: "root".into(),
+                group: "root".into(),
+            };
+            host.write_atomic(&backup, old, &secret)
+                .with_context(|| format!("backing up {}", path.display()))?;
+            Some(backup)
+        }
+        None => None,
+    };
+    let note = backup
+        .as_ref()
+        .map(|b| format!("previous version kept in {}", b.display()));
+    let index = journal.intend(
+        host,
+        Undo::RestoreFile {
+            path: path.to_path_buf(),
+            backup,
+            original: current_owner.as_ref().map(OwnershipRecord::from),
+            written_sha256: sha,
+        },
+    )?;
+    host.write_atomic(path, bytes, owner)?;
+    journal.done(host, index)?;
+    Ok((Status::Applied, note))
+}

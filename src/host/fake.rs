@@ -1,0 +1,199 @@
+//! An in-memory host for unit tests: files, directories, users, packages and services in
+//! maps, every call recorded, and failures injectable per operation.
+
+use super::{CommandOutput, Host, Ownership};
+use anyhow::bail;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct FakeState {
+    pub files: BTreeMap<PathBuf, (Vec<u8>, Ownership)>,
+    pub dirs: BTreeSet<PathBuf>,
+    pub users: BTreeSet<String>,
+    pub packages: BTreeSet<String>,
+    pub enabled: BTreeSet<String>,
+    pub running: BTreeSet<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct FakeHost {
+    pub state: RefCell<FakeState>,
+    pub systemd: bool,
+    /// Operations that fail, by name ("write", "install", "useradd", "validate", ...).
+    pub fail: RefCell<BTreeSet<String>>,
+    pub calls: RefCell<Vec<String>>,
+}
+
+impl FakeHost {
+    pub fn new() -> Self {
+        let host = FakeHost {
+            systemd: true,
+            ..FakeHost::default()
+        };
+        host.state.borrow_mut().dirs.insert(PathBuf::from("/"));
+        host
+    }
+
+    pub fn snapshot(&self) -> FakeState {
+        self.state.borrow().clone()
+    }
+
+    fn op(&self, name: &str, detail: String) -> anyhow::Result<()> {
+        self.calls.borrow_mut().push(format!("{name} {detail}"));
+        if self.fail.borrow().contains(name) {
+            bail!("injected failure: {name} {detail}");
+        }
+        Ok(())
+    }
+}
+
+impl Host for FakeHost {
+    fn read(&self, path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self.state.borrow().files.get(path).map(|(b, _)| b.clone()))
+    }
+
+    fn ownership(&self, path: &Path) -> anyhow::Result<Option<Ownership>> {
+        let state = self.state.borrow();
+        Ok(state.files.get(path).map(|(_, o)| o.clone()).or_else(|| {
+            state.dirs.contains(path).then(|| Ownership {
+                mode: 0o755,
+                owner: "root".into(),
+                group: "root".into(),
+            })
+        }))
+    }
+
+    fn write_atomic(&self, path: &Path, bytes: &[u8], owner: &Ownership) -> anyhow::Result<()> {
+        self.op("write", path.display().to_string())?;
+        let parent = path.parent().unwrap_or(Path::new("/"));
+        if !self.state.borrow().dirs.contains(parent) {
+            bail!(
+                "writing {}: no directory {}",
+                path.display(),
+                parent.display()
+            );
+        }
+        self.state
+            .borrow_mut()
+            .files
+            .insert(path.to_path_buf(), (bytes.to_vec(), owner.clone()));
+        Ok(())
+    }
+
+    fn remove_file(&self, path: &Path) -> anyhow::Result<()> {
+        self.op("rm", path.display().to_string())?;
+        self.state.borrow_mut().files.remove(path);
+        Ok(())
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        self.state.borrow().dirs.contains(path)
+    }
+
+    fn create_dir(&self, path: &Path, _mode: u32) -> anyhow::Result<()> {
+        self.op("mkdir", path.display().to_string())?;
+        let mut state = self.state.borrow_mut();
+        if let Some(parent) = path.parent() {
+            if !state.dirs.contains(parent) {
+                bail!("creating directory {}: no parent", path.display());
+            }
+        }
+        state.dirs.insert(path.to_path_buf());
+        Ok(())
+    }
+
+    fn remove_dir_if_empty(&self, path: &Path) -> anyhow::Result<bool> {
+        self.op("rmdir", path.display().to_string())?;
+        let mut state = self.state.borrow_mut();
+        let busy = state.files.keys().any(|f| f.parent() == Some(path))
+            || state.dirs.iter().any(|d| d.parent() == Some(path));
+        if busy {
+            return Ok(false);
+        }
+        state.dirs.remove(path);
+        Ok(true)
+    }
+
+    fn user_exists(&self, name: &str) -> anyhow::Result<bool> {
+        Ok(self.state.borrow().users.contains(name))
+    }
+
+    fn create_system_user(&self, name: &str) -> anyhow::Result<()> {
+        self.op("useradd", name.to_string())?;
+        self.state.borrow_mut().users.insert(name.to_string());
+        Ok(())
+    }
+
+    fn remove_user(&self, name: &str) -> anyhow::Result<()> {
+        self.op("userdel", name.to_string())?;
+        self.state.borrow_mut().users.remove(name);
+        Ok(())
+    }
+
+    fn package_installed(&self, _manager: &str, name: &str) -> anyhow::Result<bool> {
+        Ok(self.state.borrow().packages.contains(name))
+    }
+
+    fn install_packages(&self, _manager: &str, names: &[String]) -> anyhow::Result<()> {
+        self.op("install", names.join(" "))?;
+        self.state
+            .borrow_mut()
+            .packages
+            .extend(names.iter().cloned());
+        Ok(())
+    }
+
+    fn remove_packages(&self, _manager: &str, names: &[String]) -> anyhow::Result<()> {
+        self.op("remove", names.join(" "))?;
+        let mut state = self.state.borrow_mut();
+        for n in names {
+            state.packages.remove(n);
+        }
+        Ok(())
+    }
+
+    fn has_systemd(&self) -> bool {
+        self.systemd
+    }
+
+    fn service_enabled(&self, name: &str) -> anyhow::Result<bool> {
+        Ok(self.state.borrow().enabled.contains(name))
+    }
+
+    fn service_active(&self, name: &str) -> anyhow::Result<bool> {
+        Ok(self.state.borrow().running.contains(name))
+    }
+
+    fn systemctl(&self, verb: &str, name: &str) -> anyhow::Result<()> {
+        self.op(&format!("systemctl-{verb}"), name.to_string())?;
+        let mut state = self.state.borrow_mut();
+        match verb {
+            "enable" => {
+                state.enabled.insert(name.to_string());
+            }
+            "disable" => {
+                state.enabled.remove(name);
+            }
+            "restart" => {
+                state.running.insert(name.to_string());
+            }
+            "stop" => {
+                state.running.remove(name);
+            }
+            other => bail!("unknown systemctl verb {other}"),
+        }
+        Ok(())
+    }
+
+    fn run(&self, argv: &[String]) -> anyhow::Result<CommandOutput> {
+        self.op("run", argv.join(" "))?;
+        let success = !self.fail.borrow().contains("validate");
+        Ok(CommandOutput {
+            success,
+            code: Some(if success { 0 } else { 1 }),
+            output: String::new(),
+        })
+    }
+}

@@ -1,0 +1,55 @@
+//! The machine hakit changes: files, directories, users, packages, services, commands.
+//! Every side effect on the host goes through [`Host`]; [`RealHost`] does it for real and
+//! [`FakeHost`] keeps it in memory for unit tests.
+
+mod fake;
+mod real;
+
+pub use fake::FakeHost;
+pub use real::RealHost;
+
+use std::path::Path;
+
+/// Owner, group and permission bits of a file or directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ownership {
+    pub mode: u32,
+    pub owner: String,
+    pub group: String,
+}
+
+/// What a command printed and how it ended.
+#[derive(Debug, Clone)]
+pub struct CommandOutput {
+    pub success: bool,
+    pub code: Option<i32>,
+    pub output: String,
+}
+
+pub trait Host {
+    /// The file's bytes, or `None` when it does not exist.
+    fn read(&self, path: &Path) -> anyhow::Result<Option<Vec<u8>>>;
+    /// Ownership of a file or directory, or `None` when it does not exist.
+    fn ownership(&self, path: &Path) -> anyhow::Result<Option<Ownership>>;
+    /// Replace `path` atomically (temp file in the same directory, fsync, rename, fsync dir).
+    fn write_atomic(&self, path: &Path, bytes: &[u8], owner: &Ownership) -> anyhow::Result<()>;
+    fn remove_file(&self, path: &Path) -> anyhow::Result<()>;
+    fn is_dir(&self, path: &Path) -> bool;
+    fn create_dir(&self, path: &Path, mode: u32) -> anyhow::Result<()>;
+    /// Remove an empty directory; a directory someone else put files in stays.
+    fn remove_dir_if_empty(&self, path: &Path) -> anyhow::Result<bool>;
+    fn user_exists(&self, name: &str) -> anyhow::Result<bool>;
+    fn create_system_user(&self, name: &str) -> anyhow::Result<()>;
+    fn remove_user(&self, name: &str) -> anyhow::Result<()>;
+    fn package_installed(&self, manager: &str, name: &str) -> anyhow::Result<bool>;
+    fn install_packages(&self, manager: &str, names: &[String]) -> anyhow::Result<()>;
+    fn remove_packages(&self, manager: &str, names: &[String]) -> anyhow::Result<()>;
+    /// Whether systemd manages services here (it is PID 1).
+    fn has_systemd(&self) -> bool;
+    fn service_enabled(&self, name: &str) -> anyhow::Result<bool>;
+    fn service_active(&self, name: &str) -> anyhow::Result<bool>;
+    /// `systemctl enable|disable|restart|stop NAME`.
+    fn systemctl(&self, verb: &str, name: &str) -> anyhow::Result<()>;
+    /// Run a command (validators) and report what it said.
+    fn run(&self, argv: &[String]) -> anyhow::Result<CommandOutput>;
+}

@@ -1,0 +1,225 @@
+//! The real host: std::fs for files, useradd/userdel, apt-get or dnf/yum, systemctl.
+
+use super::{CommandOutput, Host, Ownership};
+use anyhow::{bail, Context};
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+#[derive(Debug, Default)]
+pub struct RealHost;
+
+fn command(argv: &[&str]) -> anyhow::Result<CommandOutput> {
+    let (program, args) = argv.split_first().context("empty command")?;
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .output()
+        .with_context(|| format!("running `{}`", argv.join(" ")))?;
+    let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
+    output.push_str(&String::from_utf8_lossy(&out.stderr));
+    Ok(CommandOutput {
+        success: out.status.success(),
+        code: out.status.code(),
+        output,
+    })
+}
+
+fn checked(argv: &[&str]) -> anyhow::Result<()> {
+    let out = command(argv)?;
+    if !out.success {
+        bail!(
+            "`{}` failed (exit {:?}): {}",
+            argv.join(" "),
+            out.code,
+            out.output.trim()
+        );
+    }
+    Ok(())
+}
+
+/// Numeric id of a user or group from /etc/passwd or /etc/group.
+fn lookup_id(file: &str, name: &str) -> anyhow::Result<u32> {
+    if let Ok(id) = name.parse::<u32>() {
+        return Ok(id);
+    }
+    let text = fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+    text.lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&name))
+        .and_then(|f| f.get(2).and_then(|id| id.parse().ok()))
+        .with_context(|| {
+            format!(
+                "no such {} {name:?} in {file}",
+                if file.ends_with("passwd") {
+                    "user"
+                } else {
+                    "group"
+                }
+            )
+        })
+}
+
+fn lookup_name(file: &str, id: u32) -> String {
+    fs::read_to_string(file)
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .map(|l| l.split(':').map(str::to_string).collect::<Vec<_>>())
+                .find(|f| f.get(2).and_then(|i| i.parse::<u32>().ok()) == Some(id))
+                .and_then(|f| f.first().cloned())
+        })
+        .unwrap_or_else(|| id.to_string())
+}
+
+impl Host for RealHost {
+    fn read(&self, path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+        match fs::read(path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    fn ownership(&self, path: &Path) -> anyhow::Result<Option<Ownership>> {
+        match fs::symlink_metadata(path) {
+            Ok(meta) => Ok(Some(Ownership {
+                mode: meta.permissions().mode() & 0o7777,
+                owner: lookup_name("/etc/passwd", meta.uid()),
+                group: lookup_name("/etc/group", meta.gid()),
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("inspecting {}", path.display())),
+        }
+    }
+
+    fn write_atomic(&self, path: &Path, bytes: &[u8], owner: &Ownership) -> anyhow::Result<()> {
+        let dir = path
+            .parent()
+            .with_context(|| format!("{} has no parent directory", path.display()))?;
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+        let tmp = dir.join(format!(".{name}.hakit-tmp"));
+        let uid = lookup_id("/etc/passwd", &owner.owner)?;
+        let gid = lookup_id("/etc/group", &owner.group)?;
+        let result = (|| -> anyhow::Result<()> {
+            let mut file =
+                File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+            // Restrict before writing so a secret is never readable by others, even briefly.
+            file.set_permissions(fs::Permissions::from_mode(owner.mode & 0o700))?;
+            file.write_all(bytes)?;
+            std::os::unix::fs::fchown(&file, Some(uid), Some(gid)).with_context(|| {
+                format!("chown {}:{} {}", owner.owner, owner.group, tmp.display())
+            })?;
+            file.set_permissions(fs::Permissions::from_mode(owner.mode))?;
+            file.sync_all()?;
+            fs::rename(&tmp, path)
+                .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+            File::open(dir)?.sync_all()?;
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result.with_context(|| format!("writing {}", path.display()))
+    }
+
+    fn remove_file(&self, path: &Path) -> anyhow::Result<()> {
+        match fs::remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("removing {}", path.display())),
+        }
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        path.is_dir()
+    }
+
+    fn create_dir(&self, path: &Path, mode: u32) -> anyhow::Result<()> {
+        fs::create_dir(path).with_context(|| format!("creating directory {}", path.display()))?;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .with_context(|| format!("chmod {mode:o} {}", path.display()))
+    }
+
+    fn remove_dir_if_empty(&self, path: &Path) -> anyhow::Result<bool> {
+        match fs::remove_dir(path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => Ok(false),
+            Err(e) => Err(e).with_context(|| format!("removing directory {}", path.display())),
+        }
+    }
+
+    fn user_exists(&self, name: &str) -> anyhow::Result<bool> {
+        Ok(lookup_id("/etc/passwd", name).is_ok())
+    }
+
+    fn create_system_user(&self, name: &str) -> anyhow::Result<()> {
+        checked(&[
+            "useradd",
+            "--system",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            name,
+        ])
+    }
+
+    fn remove_user(&self, name: &str) -> anyhow::Result<()> {
+        checked(&["userdel", name])
+    }
+
+    fn package_installed(&self, manager: &str, name: &str) -> anyhow::Result<bool> {
+        let out = match manager {
+            "apt" => command(&["dpkg-query", "-W", "-f=${Status}", name])?,
+            _ => command(&["rpm", "-q", name])?,
+        };
+        Ok(out.success && (manager != "apt" || out.output.contains("install ok installed")))
+    }
+
+    fn install_packages(&self, manager: &str, names: &[String]) -> anyhow::Result<()> {
+        let mut argv: Vec<&str> = match manager {
+            "apt" => vec!["apt-get", "install", "-y", "-q", "--no-install-recommends"],
+            "dnf" => vec!["dnf", "install", "-y", "-q"],
+            "yum" => vec!["yum", "install", "-y", "-q"],
+            other => bail!("unknown package manager {other:?}"),
+        };
+        argv.extend(names.iter().map(String::as_str));
+        checked(&argv)
+    }
+
+    fn remove_packages(&self, manager: &str, names: &[String]) -> anyhow::Result<()> {
+        let mut argv: Vec<&str> = match manager {
+            "apt" => vec!["apt-get", "remove", "-y", "-q"],
+            "dnf" => vec!["dnf", "remove", "-y", "-q"],
+            "yum" => vec!["yum", "remove", "-y", "-q"],
+            other => bail!("unknown package manager {other:?}"),
+        };
+        argv.extend(names.iter().map(String::as_str));
+        checked(&argv)
+    }
+
+    fn has_systemd(&self) -> bool {
+        Path::new("/run/systemd/system").is_dir()
+    }
+
+    fn service_enabled(&self, name: &str) -> anyhow::Result<bool> {
+        Ok(command(&["systemctl", "is-enabled", "--quiet", name])?.success)
+    }
+
+    fn service_active(&self, name: &str) -> anyhow::Result<bool> {
+        Ok(command(&["systemctl", "is-active", "--quiet", name])?.success)
+    }
+
+    fn systemctl(&self, verb: &str, name: &str) -> anyhow::Result<()> {
+        checked(&["systemctl", verb, name])
+    }
+
+    fn run(&self, argv: &[String]) -> anyhow::Result<CommandOutput> {
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        command(&argv)
+    }
+}

@@ -1,0 +1,159 @@
+//! Undo a journaled setup in reverse order, restoring what was there before. A failed undo
+//! is reported and the rest still runs; what could not be undone stays in the journal.
+
+use crate::host::{Host, Ownership};
+use crate::journal::{sha256_hex, EntryState, Journal, Undo};
+use anyhow::{bail, Context};
+use serde::Serialize;
+use std::path::Path;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RollbackReport {
+    pub undone: Vec<String>,
+    /// Each with the reason it was not undone.
+    pub remaining: Vec<String>,
+}
+
+fn describe(undo: &Undo) -> String {
+    match undo {
+        Undo::RemoveDir { path } => format!("remove directory {}", path.display()),
+        Undo::RestoreFile {
+            path,
+            backup: Some(_),
+            ..
+        } => format!("restore {}", path.display()),
+        Undo::RestoreFile {
+            path, backup: None, ..
+        } => format!("remove {}", path.display()),
+        Undo::RemoveUser { name } => format!("remove user {name}"),
+        Undo::RemovePackages { packages, .. } => format!("remove packages {}", packages.join(", ")),
+        Undo::DisableService { name } => format!("disable {name}"),
+        Undo::RevertServiceState {
+            name,
+            was_active: true,
+        } => format!("restart {name} on the restored config"),
+        Undo::RevertServiceState {
+            name,
+            was_active: false,
+        } => format!("stop {name}"),
+    }
+}
+
+/// Roll back the journal in `state_dir`. `force` restores files changed since hakit wrote them.
+pub fn rollback(host: &dyn Host, state_dir: &Path, force: bool) -> anyhow::Result<RollbackReport> {
+    let path = Journal::path_in(state_dir);
+    let Some(mut journal) = Journal::load(host, &path)? else {
+        bail!("no journal at {}: nothing recorded to roll back (was setup run with this cluster file's paths.state_dir?)", path.display());
+    };
+    let mut report = RollbackReport::default();
+    // Once the state dir itself is removed there is no journal left to update.
+    let mut journal_gone = false;
+    let mut i = journal.entries.len();
+    while i > 0 {
+        i -= 1;
+        let entry = journal.entries[i].clone();
+        let what = describe(&entry.undo);
+        if matches!(&entry.undo, Undo::RemoveDir { path: dir } if dir.as_path() == state_dir) {
+            if !report.remaining.is_empty() {
+                // The journal must stay while anything remains.
+                report.remaining.push(format!(
+                    "{what}: kept, it holds the journal of what remains"
+                ));
+                continue;
+            }
+            host.remove_file(&journal.path)?;
+            journal_gone = true;
+        }
+        match undo(host, &entry.undo, entry.state, force) {
+            Ok(()) => {
+                report.undone.push(what);
+                journal.entries.remove(i);
+                if !journal_gone {
+                    journal.save(host)?;
+                }
+            }
+            Err(err) => report.remaining.push(format!("{what}: {err:#}")),
+        }
+    }
+    if report.remaining.is_empty() && !journal_gone {
+        host.remove_file(&journal.path)?;
+    }
+    Ok(report)
+}
+
+fn undo(host: &dyn Host, undo: &Undo, state: EntryState, force: bool) -> anyhow::Result<()> {
+    match undo {
+        Undo::RemoveDir { path } => {
+            if !host.remove_dir_if_empty(path)? {
+                bail!(
+                    "{} is not empty (files hakit did not write are in it); left in place",
+                    path.display()
+                );
+            }
+            Ok(())
+        }
+        Undo::RestoreFile {
+            path,
+            backup,
+            original,
+            written_sha256,
+        } => {
+            let current = host.read(path)?;
+            let ours =
+                current.as_deref().map(sha256_hex).as_deref() == Some(written_sha256.as_str());
+            if !ours && state == EntryState::Intent {
+                // The write never happened: nothing to undo but the backup.
+                if let Some(b) = backup {
+                    host.remove_file(b)?;
+                }
+                return Ok(());
+            }
+            if !ours && current.is_some() && !force {
+                let kept = backup
+                    .as_ref()
+                    .map(|b| format!("; the version from before setup is in {}", b.display()))
+                    .unwrap_or_default();
+                bail!(
+                    "{} was changed after hakit wrote it: not touched without --force{kept}",
+                    path.display()
+                );
+            }
+            match (backup, original) {
+                (Some(b), Some(o)) => {
+                    let bytes = host
+                        .read(b)?
+                        .with_context(|| format!("the backup {} is missing", b.display()))?;
+                    host.write_atomic(path, &bytes, &Ownership::from(o))?;
+                    host.remove_file(b)?;
+                }
+                _ => host.remove_file(path)?,
+            }
+            Ok(())
+        }
+        Undo::RemoveUser { name } => {
+            if host.user_exists(name)? {
+                host.remove_user(name)?;
+            }
+            Ok(())
+        }
+        Undo::RemovePackages { manager, packages } => {
+            let mut installed = Vec::new();
+            for p in packages {
+                if host.package_installed(manager, p)? {
+                    installed.push(p.clone());
+                }
+            }
+            if !installed.is_empty() {
+                host.remove_packages(manager, &installed)?;
+            }
+            Ok(())
+        }
+        Undo::DisableService { name } => host.systemctl("disable", name),
+        Undo::RevertServiceState { name, was_active } => {
+            if !host.has_systemd() {
+                return Ok(());
+            }
+            host.systemctl(if *was_active { "restart" } else { "stop" }, name)
+        }
+    }
+}

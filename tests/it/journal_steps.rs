@@ -1,0 +1,354 @@
+//! Every kind of step in three cases, rustup-style: apply, apply then undo, apply when
+//! already done. Runs against the in-memory host.
+
+use hakit::apply::{apply, ApplyInput, Status};
+use hakit::host::{FakeHost, Host, Ownership};
+use hakit::plan::{Plan, Step};
+use hakit::render::{FileKind, RenderedFile};
+use hakit::role::Role;
+use hakit::rollback::rollback;
+use std::path::{Path, PathBuf};
+
+const STATE: &str = "/var/lib/hakit";
+
+fn plan(steps: Vec<Step>) -> Plan {
+    Plan {
+        cluster: "demo".into(),
+        node: "n1".into(),
+        role: Role::Master,
+        mode: "l2-vip",
+        profile: "haproxy".into(),
+        package_manager: "apt".into(),
+        steps,
+        warnings: vec![],
+    }
+}
+
+fn host() -> FakeHost {
+    let host = FakeHost::new();
+    for d in ["/etc", "/var", "/var/lib", "/etc/keepalived"] {
+        host.create_dir(Path::new(d), 0o755).expect("dir");
+    }
+    host.calls.borrow_mut().clear();
+    host
+}
+
+fn conf_file(contents: &str) -> RenderedFile {
+    RenderedFile {
+        path: PathBuf::from("/etc/keepalived/keepalived.conf"),
+        kind: FileKind::KeepalivedConf,
+        mode: 0o600,
+        owner: "root".into(),
+        group: "root".into(),
+        validate: vec![],
+        contents: contents.into(),
+    }
+}
+
+fn write_step() -> Step {
+    Step::WriteFile {
+        path: PathBuf::from("/etc/keepalived/keepalived.conf"),
+        kind: FileKind::KeepalivedConf,
+        mode: "0600".into(),
+        owner: "root".into(),
+        group: "root".into(),
+    }
+}
+
+fn run(
+    host: &FakeHost,
+    steps: Vec<Step>,
+    files: &[RenderedFile],
+    no_start: bool,
+) -> anyhow::Result<Vec<Status>> {
+    let plan = plan(steps);
+    let input = ApplyInput {
+        plan: &plan,
+        files,
+        cluster_bytes: b"cluster",
+        secrets_bytes: b"secrets",
+        state_dir: Path::new(STATE),
+        no_start,
+        skip_cloud: true,
+        crash_after: None,
+    };
+    Ok(apply(host, &input, &mut |_| {})?
+        .into_iter()
+        .map(|r| r.status)
+        .collect())
+}
+
+/// The three cases for one step: the host before, after apply, after undo, and a second apply.
+fn three_cases(
+    name: &str,
+    setup: impl Fn(&FakeHost),
+    steps: impl Fn() -> Vec<Step>,
+    files: &[RenderedFile],
+    changed: impl Fn(&FakeHost) -> bool,
+) {
+    // x
+    let h = host();
+    setup(&h);
+    let before = h.snapshot();
+    assert_eq!(
+        run(&h, steps(), files, false).expect(name),
+        vec![Status::Applied],
+        "{name}: apply"
+    );
+    assert!(changed(&h), "{name}: apply changed nothing");
+    // x_then_rollback
+    let report = rollback(&h, Path::new(STATE), false).expect("rollback");
+    assert!(
+        report.remaining.is_empty(),
+        "{name}: {:?}",
+        report.remaining
+    );
+    assert_eq!(
+        h.snapshot(),
+        before,
+        "{name}: rollback must restore the host exactly"
+    );
+    // x_that_exists: apply twice, the second run changes nothing.
+    let h = host();
+    setup(&h);
+    run(&h, steps(), files, false).expect(name);
+    let after_first = h.snapshot();
+    assert_eq!(
+        run(&h, steps(), files, false).expect(name),
+        vec![Status::AlreadyDone],
+        "{name}: second apply"
+    );
+    assert_eq!(
+        h.snapshot(),
+        after_first,
+        "{name}: second apply changed the host"
+    );
+}
+
+#[test]
+fn create_directory() {
+    three_cases(
+        "mkdir",
+        |_| {},
+        || {
+            vec![Step::CreateDirectory {
+                path: "/etc/hakit".into(),
+                mode: "0755".into(),
+            }]
+        },
+        &[],
+        |h| h.is_dir(Path::new("/etc/hakit")),
+    );
+}
+
+#[test]
+fn create_user() {
+    three_cases(
+        "useradd",
+        |_| {},
+        || {
+            vec![Step::CreateUser {
+                name: "keepalived_script".into(),
+            }]
+        },
+        &[],
+        |h| h.user_exists("keepalived_script").unwrap_or(false),
+    );
+}
+
+#[test]
+fn install_packages_removes_only_what_it_installed() {
+    let steps = || {
+        vec![Step::InstallPackages {
+            manager: "apt".into(),
+            packages: vec!["keepalived".into(), "haproxy".into()],
+        }]
+    };
+    three_cases(
+        "install",
+        |h| {
+            h.state.borrow_mut().packages.insert("haproxy".into());
+        },
+        steps,
+        &[],
+        |h| h.package_installed("apt", "keepalived").unwrap_or(false),
+    );
+    let h = host();
+    h.state.borrow_mut().packages.insert("haproxy".into());
+    run(&h, steps(), &[], false).expect("apply");
+    rollback(&h, Path::new(STATE), false).expect("rollback");
+    assert!(
+        h.package_installed("apt", "haproxy").expect("query"),
+        "a package that was there before stays"
+    );
+    assert!(!h.package_installed("apt", "keepalived").expect("query"));
+}
+
+#[test]
+fn write_new_file() {
+    let files = [conf_file("new\n")];
+    three_cases(
+        "write",
+        |_| {},
+        || vec![write_step()],
+        &files,
+        |h| {
+            h.read(Path::new("/etc/keepalived/keepalived.conf"))
+                .ok()
+                .flatten()
+                .is_some()
+        },
+    );
+}
+
+#[test]
+fn replace_existing_file_restores_it_byte_for_byte() {
+    let files = [conf_file("hakit's\n")];
+    let original = Ownership {
+        mode: 0o644,
+        owner: "root".into(),
+        group: "root".into(),
+    };
+    three_cases(
+        "replace",
+        |h| {
+            h.write_atomic(
+                Path::new("/etc/keepalived/keepalived.conf"),
+                b"hand-made\n",
+                &original,
+            )
+            .expect("seed")
+        },
+        || vec![write_step()],
+        &files,
+        |h| {
+            h.read(Path::new("/etc/keepalived/keepalived.conf"))
+                .ok()
+                .flatten()
+                .as_deref()
+                == Some(b"hakit's\n".as_slice())
+        },
+    );
+}
+
+#[test]
+fn a_file_changed_after_setup_is_kept_without_force() {
+    let h = host();
+    let path = Path::new("/etc/keepalived/keepalived.conf");
+    let owner = Ownership {
+        mode: 0o644,
+        owner: "root".into(),
+        group: "root".into(),
+    };
+    h.write_atomic(path, b"hand-made\n", &owner).expect("seed");
+    run(&h, vec![write_step()], &[conf_file("hakit's\n")], false).expect("apply");
+    h.write_atomic(path, b"edited at 3am\n", &owner)
+        .expect("edit");
+    let report = rollback(&h, Path::new(STATE), false).expect("rollback runs");
+    assert!(
+        report
+            .remaining
+            .iter()
+            .any(|r| r.contains("--force") && r.contains("backups")),
+        "{report:?}"
+    );
+    assert_eq!(
+        h.read(path).expect("read").as_deref(),
+        Some(b"edited at 3am\n".as_slice())
+    );
+    let forced = rollback(&h, Path::new(STATE), true).expect("forced");
+    assert!(forced.remaining.is_empty(), "{forced:?}");
+    assert_eq!(
+        h.read(path).expect("read").as_deref(),
+        Some(b"hand-made\n".as_slice())
+    );
+}
+
+#[test]
+fn enable_service() {
+    three_cases(
+        "enable",
+        |_| {},
+        || {
+            vec![Step::EnableService {
+                service: "keepalived".into(),
+            }]
+        },
+        &[],
+        |h| h.service_enabled("keepalived").unwrap_or(false),
+    );
+}
+
+#[test]
+fn services_are_not_touched_with_no_start_and_need_systemd_otherwise() {
+    let h = host();
+    let steps = vec![
+        Step::EnableService {
+            service: "keepalived".into(),
+        },
+        Step::RestartService {
+            service: "keepalived".into(),
+        },
+    ];
+    assert_eq!(
+        run(&h, steps.clone(), &[], true).expect("no-start"),
+        vec![Status::Skipped, Status::Skipped]
+    );
+    let mut h = host();
+    h.systemd = false;
+    let err = run(&h, steps, &[], false).unwrap_err();
+    assert!(format!("{err:#}").contains("--no-start"), "{err:#}");
+}
+
+#[test]
+fn restart_is_undone_by_stopping_a_service_that_was_not_running() {
+    let h = host();
+    run(
+        &h,
+        vec![Step::RestartService {
+            service: "haproxy".into(),
+        }],
+        &[],
+        false,
+    )
+    .expect("apply");
+    assert!(h.service_active("haproxy").expect("state"));
+    rollback(&h, Path::new(STATE), false).expect("rollback");
+    assert!(!h.service_active("haproxy").expect("state"));
+}
+
+#[test]
+fn a_failed_step_keeps_the_journal_for_rollback_and_undo_goes_past_failures() {
+    let h = host();
+    let before = h.snapshot();
+    h.fail.borrow_mut().insert("install".into());
+    let steps = vec![
+        Step::CreateDirectory {
+            path: "/etc/hakit".into(),
+            mode: "0755".into(),
+        },
+        Step::CreateUser {
+            name: "keepalived_script".into(),
+        },
+        Step::InstallPackages {
+            manager: "apt".into(),
+            packages: vec!["keepalived".into()],
+        },
+    ];
+    assert!(run(&h, steps, &[], false).is_err());
+    h.fail.borrow_mut().clear();
+    h.fail.borrow_mut().insert("userdel".into());
+    let report = rollback(&h, Path::new(STATE), false).expect("rollback");
+    assert!(
+        report.remaining.iter().any(|r| r.contains("userdel")),
+        "{report:?}"
+    );
+    assert!(
+        report.undone.iter().any(|u| u.contains("/etc/hakit")),
+        "went on past the failed undo: {report:?}"
+    );
+    h.fail.borrow_mut().clear();
+    let again = rollback(&h, Path::new(STATE), false).expect("second rollback");
+    assert!(again.remaining.is_empty(), "{again:?}");
+    assert_eq!(h.snapshot(), before);
+}

@@ -1,0 +1,237 @@
+//! The real binary on a real file tree (as root): setup, setup again (no change), rollback
+//! (every managed file byte-identical to before), and SIGKILL after every step followed by
+//! rollback. Paths live under target/tmp so nothing outside the test tree is touched; the
+//! packages and the keepalived_script user are already there (`.ci/run` installs them), so
+//! those steps are no-ops.
+
+use crate::common::{
+    cluster_toml, hakit, must_run_privileged, require_tool, run, stderr, TEST_SECRETS,
+};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+fn iface() -> String {
+    let mut names: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .expect("/sys/class/net")
+        .filter_map(|e| e.ok().and_then(|e| e.file_name().into_string().ok()))
+        .filter(|n| n != "lo")
+        .collect();
+    names.sort();
+    names.into_iter().next().expect("an interface")
+}
+
+/// Every file and directory under `root`: relative path -> (mode, sha256 or "dir").
+fn tree(root: &Path) -> BTreeMap<PathBuf, (u32, String)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            let meta = std::fs::symlink_metadata(&path).expect("stat");
+            let rel = path.strip_prefix(root).expect("under root").to_path_buf();
+            if meta.is_dir() {
+                out.insert(rel, (meta.permissions().mode() & 0o7777, "dir".into()));
+                stack.push(path);
+            } else {
+                let hash: String = Sha256::digest(std::fs::read(&path).expect("read"))
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                out.insert(rel, (meta.permissions().mode() & 0o7777, hash));
+            }
+        }
+    }
+    out
+}
+
+struct Lab {
+    root: PathBuf,
+    config: PathBuf,
+    secrets: PathBuf,
+}
+
+fn lab(name: &str) -> Lab {
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("setup")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&base);
+    let root = base.join("root");
+    std::fs::create_dir_all(root.join("etc/keepalived")).expect("dirs");
+    std::fs::create_dir_all(root.join("etc/haproxy")).expect("dirs");
+    for d in [
+        base.parent().expect("parent"),
+        &base,
+        &root,
+        &root.join("etc"),
+        &root.join("etc/keepalived"),
+        &root.join("etc/haproxy"),
+    ] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    // What a host has before hakit: a hand-made keepalived.conf and a packaged haproxy.cfg.
+    std::fs::write(
+        root.join("etc/keepalived/keepalived.conf"),
+        "# hand-made, from setup_master.sh\nvrrp_instance VI_1 {\n}\n",
+    )
+    .expect("seed");
+    std::fs::write(root.join("etc/haproxy/haproxy.cfg"), "global\n    daemon\n").expect("seed");
+    let r = root.display();
+    let extra = format!(
+        "[vrrp]\nvirtual_router_id = 61\ninterface = \"{i}\"\n\n[paths]\nkeepalived_dir = \"{r}/etc/keepalived\"\nconfig_dir = \"{r}/etc/hakit\"\nstate_dir = \"{r}/var/lib/hakit\"\nscript_dir = \"{r}/usr/local/libexec/hakit\"\nlog_dir = \"{r}/var/log/hakit\"\nrun_dir = \"{r}/run/hakit\"\nproxy_config_dir = \"{r}/etc/haproxy\"\n",
+        i = iface()
+    );
+    let text = cluster_toml("haproxy", "l2-vip", &extra).replace(
+        "interface = \"eth0\"",
+        &format!("interface = \"{}\"", iface()),
+    );
+    let config = base.join("cluster.toml");
+    std::fs::write(&config, text).expect("config");
+    let secrets = base.join("secrets.toml");
+    std::fs::write(&secrets, TEST_SECRETS).expect("secrets");
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    Lab {
+        root,
+        config,
+        secrets,
+    }
+}
+
+fn setup(lab: &Lab) -> std::process::Command {
+    let mut cmd = hakit();
+    cmd.args(["setup", "--role", "master", "--no-start", "--config"])
+        .arg(&lab.config)
+        .arg("--secrets")
+        .arg(&lab.secrets);
+    cmd
+}
+
+fn rollback(lab: &Lab) -> std::process::Output {
+    run(hakit().args(["rollback", "--config"]).arg(&lab.config))
+}
+
+fn ready(what: &str) -> bool {
+    must_run_privileged(what)
+        && require_tool("keepalived")
+        && require_tool("haproxy")
+        && require_tool("unshare")
+}
+
+#[test]
+fn setup_twice_then_rollback_leaves_the_tree_byte_identical() {
+    if !ready("setup and rollback on a file tree") {
+        return;
+    }
+    let lab = lab("roundtrip");
+    let before = tree(&lab.root);
+    let out = run(&mut setup(&lab));
+    assert!(out.status.success(), "setup failed:\n{}", stderr(&out));
+    let after = tree(&lab.root);
+    assert_ne!(before, after, "setup changed nothing");
+    let conf =
+        std::fs::read_to_string(lab.root.join("etc/keepalived/keepalived.conf")).expect("conf");
+    assert!(conf.contains("Managed by hakit"), "{conf}");
+    let secrets_mode = std::fs::metadata(lab.root.join("etc/hakit/secrets.toml"))
+        .expect("secrets installed")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(secrets_mode, 0o600);
+
+    let again = run(&mut setup(&lab));
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        !stderr(&again).contains("[done]"),
+        "a second setup must change nothing:\n{}",
+        stderr(&again)
+    );
+    assert_eq!(tree(&lab.root), after);
+
+    let out = rollback(&lab);
+    assert!(out.status.success(), "rollback failed:\n{}", stderr(&out));
+    let restored = tree(&lab.root);
+    let files = before.values().filter(|(_, h)| h != "dir").count();
+    assert_eq!(
+        restored, before,
+        "rollback must restore every managed file byte for byte"
+    );
+    eprintln!("figure: setup+rollback round trip: {files} of {files} pre-existing files byte-identical, {} paths compared, 0 left behind", before.len());
+}
+
+#[test]
+fn sigkill_after_any_step_then_rollback_restores_the_tree() {
+    if !ready("crash tests") {
+        return;
+    }
+    let lab = lab("crash");
+    let before = tree(&lab.root);
+    let plan = run(hakit()
+        .args(["plan", "--role", "master", "--output", "json", "--config"])
+        .arg(&lab.config)
+        .arg("--secrets")
+        .arg(&lab.secrets));
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan json");
+    let steps = plan["steps"].as_array().expect("steps").len();
+    assert!(steps >= 10, "{steps}");
+    for k in 1..=steps {
+        let out = run(setup(&lab).env("HAKIT_TEST_CRASH_AFTER_STEP", k.to_string()));
+        assert!(
+            !out.status.success(),
+            "step {k}: setup should have been killed"
+        );
+        let rb = rollback(&lab);
+        assert!(
+            rb.status.success(),
+            "step {k}: rollback failed:\n{}",
+            stderr(&rb)
+        );
+        assert_eq!(
+            tree(&lab.root),
+            before,
+            "step {k}: tree differs after crash + rollback"
+        );
+    }
+    let out = run(&mut setup(&lab));
+    assert!(
+        out.status.success(),
+        "a fresh setup after the crashes: {}",
+        stderr(&out)
+    );
+    assert!(rollback(&lab).status.success());
+    assert_eq!(tree(&lab.root), before);
+    eprintln!(
+        "figure: killed setup after each of {steps} steps; rollback restored the tree every time"
+    );
+}
+
+#[test]
+fn a_failed_validation_rolls_back_with_rollback_on_error() {
+    if !ready("validation failure") {
+        return;
+    }
+    let lab = lab("invalid");
+    let before = tree(&lab.root);
+    // An interface that does not exist makes keepalived -t fail.
+    let text = std::fs::read_to_string(&lab.config)
+        .expect("config")
+        .replace(
+            &format!("interface = \"{}\"", iface()),
+            "interface = \"nosuch0\"",
+        );
+    std::fs::write(&lab.config, text).expect("config");
+    let out = run(setup(&lab).arg("--rollback-on-error"));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("failed validation") && err.contains("rolled back"),
+        "{err}"
+    );
+    let first_error = err.find("error:").expect("error printed");
+    assert!(
+        first_error < err.find("[undo]").unwrap_or(usize::MAX),
+        "the cause comes before the cleanup"
+    );
+    assert_eq!(tree(&lab.root), before);
+    assert!(!lab.root.join("var/lib/hakit").exists());
+}
