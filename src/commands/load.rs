@@ -3,6 +3,7 @@
 use crate::cli::NodeArgs;
 use crate::config::{self, Cluster, ConfigError};
 use crate::profile::{self, Profile};
+use crate::render::{self, RenderInput, RenderedFile};
 use crate::role::{self, Target};
 use crate::secrets::Secrets;
 use std::path::{Path, PathBuf};
@@ -51,4 +52,21 @@ pub fn load_node(args: &NodeArgs, policy: SecretsPolicy) -> anyhow::Result<Loade
         secrets,
         secrets_path,
     })
+}
+
+impl LoadedNode {
+    /// Render this node's files with `secrets` and an optional template override directory.
+    pub fn render(
+        &self,
+        secrets: &Secrets,
+        templates: Option<&Path>,
+    ) -> anyhow::Result<Vec<RenderedFile>> {
+        render::render(&RenderInput {
+            cluster: &self.cluster,
+            target: &self.target,
+            profile: &self.profile,
+            secrets,
+            templates,
+        })
+    }
 }

@@ -3,7 +3,6 @@
 use super::{load_node, SecretsPolicy};
 use crate::cli::{Output, PlanArgs};
 use crate::plan::{self, PlanInput};
-use crate::render::{self, RenderInput};
 use crate::secrets::Secrets;
 
 pub fn run(args: PlanArgs) -> anyhow::Result<()> {
@@ -21,13 +20,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             Secrets::generate()?
         }
     };
-    let files = render::render(&RenderInput {
-        cluster: &loaded.cluster,
-        target: &loaded.target,
-        profile: &loaded.profile,
-        secrets: &secrets,
-        templates: args.node.templates.as_deref(),
-    })?;
+    let files = loaded.render(&secrets, args.node.templates.as_deref())?;
     let distro = crate::facts::detect();
     let plan = plan::build(PlanInput {
         cluster: &loaded.cluster,

@@ -2,7 +2,7 @@
 
 use super::{load_node, SecretsPolicy};
 use crate::cli::{Output, RenderArgs};
-use crate::render::{self, RenderInput};
+use crate::render;
 use anyhow::bail;
 use serde::Serialize;
 
@@ -21,13 +21,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
     let secrets = loaded.secrets.as_ref().ok_or_else(|| {
         anyhow::anyhow!("secrets file {} is missing", loaded.secrets_path.display())
     })?;
-    let files = render::render(&RenderInput {
-        cluster: &loaded.cluster,
-        target: &loaded.target,
-        profile: &loaded.profile,
-        secrets,
-        templates: args.node.templates.as_deref(),
-    })?;
+    let files = loaded.render(secrets, args.node.templates.as_deref())?;
     let written = render::write_tree(&args.out, &files)?;
     let mut report = Vec::new();
     let mut failures = Vec::new();

@@ -6,7 +6,6 @@ use crate::cli::{Output, SetupArgs};
 use crate::exit::PartiallyApplied;
 use crate::host::RealHost;
 use crate::plan::{self, PlanInput};
-use crate::render::{self, RenderInput};
 use anyhow::Context;
 
 pub fn run(args: SetupArgs) -> anyhow::Result<()> {
@@ -15,13 +14,7 @@ pub fn run(args: SetupArgs) -> anyhow::Result<()> {
         .secrets
         .as_ref()
         .context("the secrets file is required")?;
-    let files = render::render(&RenderInput {
-        cluster: &loaded.cluster,
-        target: &loaded.target,
-        profile: &loaded.profile,
-        secrets,
-        templates: args.node.templates.as_deref(),
-    })?;
+    let files = loaded.render(secrets, args.node.templates.as_deref())?;
     let distro = crate::facts::detect();
     let plan = plan::build(PlanInput {
         cluster: &loaded.cluster,

@@ -137,3 +137,17 @@ pub fn require_tool(tool: &str) -> bool {
     eprintln!("SKIPPED: `{tool}` is not installed (apt-get install it; under CI=true this fails)");
     false
 }
+
+/// An interface that exists on this machine (other than lo), for keepalived's checks.
+pub fn some_interface() -> String {
+    let mut names: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .expect("/sys/class/net")
+        .filter_map(|e| e.ok().and_then(|e| e.file_name().into_string().ok()))
+        .filter(|n| n != "lo")
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .next()
+        .expect("a network interface other than lo")
+}

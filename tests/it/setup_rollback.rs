@@ -5,22 +5,13 @@
 //! those steps are no-ops.
 
 use crate::common::{
-    cluster_toml, hakit, must_run_privileged, require_tool, run, stderr, TEST_SECRETS,
+    cluster_toml, hakit, must_run_privileged, require_tool, run, some_interface, stderr,
+    TEST_SECRETS,
 };
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-
-fn iface() -> String {
-    let mut names: Vec<String> = std::fs::read_dir("/sys/class/net")
-        .expect("/sys/class/net")
-        .filter_map(|e| e.ok().and_then(|e| e.file_name().into_string().ok()))
-        .filter(|n| n != "lo")
-        .collect();
-    names.sort();
-    names.into_iter().next().expect("an interface")
-}
 
 /// Every file and directory under `root`: relative path -> (mode, sha256 or "dir").
 fn tree(root: &Path) -> BTreeMap<PathBuf, (u32, String)> {
@@ -80,11 +71,11 @@ fn lab(name: &str) -> Lab {
     let r = root.display();
     let extra = format!(
         "[vrrp]\nvirtual_router_id = 61\ninterface = \"{i}\"\n\n[paths]\nkeepalived_dir = \"{r}/etc/keepalived\"\nconfig_dir = \"{r}/etc/hakit\"\nstate_dir = \"{r}/var/lib/hakit\"\nscript_dir = \"{r}/usr/local/libexec/hakit\"\nlog_dir = \"{r}/var/log/hakit\"\nrun_dir = \"{r}/run/hakit\"\nproxy_config_dir = \"{r}/etc/haproxy\"\n",
-        i = iface()
+        i = some_interface()
     );
     let text = cluster_toml("haproxy", "l2-vip", &extra).replace(
         "interface = \"eth0\"",
-        &format!("interface = \"{}\"", iface()),
+        &format!("interface = \"{}\"", some_interface()),
     );
     let config = base.join("cluster.toml");
     std::fs::write(&config, text).expect("config");
@@ -216,7 +207,7 @@ fn a_failed_validation_rolls_back_with_rollback_on_error() {
     let text = std::fs::read_to_string(&lab.config)
         .expect("config")
         .replace(
-            &format!("interface = \"{}\"", iface()),
+            &format!("interface = \"{}\"", some_interface()),
             "interface = \"nosuch0\"",
         );
     std::fs::write(&lab.config, text).expect("config");

@@ -3,28 +3,14 @@
 //! under CI=true a missing prerequisite fails the test.
 
 use crate::common::{
-    cluster_toml, must_run_privileged, parse, require_tool, shipped_profile, test_secrets, MODES,
-    PROFILES, ROLES,
+    cluster_toml, must_run_privileged, parse, require_tool, shipped_profile, some_interface,
+    test_secrets, MODES, PROFILES, ROLES,
 };
 use hakit::render::{self, FileKind, RenderInput};
 use hakit::role;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// An interface that exists here, for keepalived's `interface` check.
-fn some_interface() -> String {
-    let mut names: Vec<String> = std::fs::read_dir("/sys/class/net")
-        .expect("/sys/class/net")
-        .filter_map(|e| e.ok().and_then(|e| e.file_name().into_string().ok()))
-        .filter(|n| n != "lo")
-        .collect();
-    names.sort();
-    names
-        .into_iter()
-        .next()
-        .expect("a network interface other than lo")
-}
 
 /// A scratch directory keepalived accepts for scripts: every ancestor root-owned and not
 /// writable by others (so not under /tmp), and traversable by keepalived_script.
