@@ -188,8 +188,20 @@ pub struct NotifyArgs {
     #[arg(long, short = 'n', env = "HAKIT_NODE")]
     pub node: Option<String>,
     /// The state keepalived entered
-    #[arg(value_enum)]
-    pub state: Transition,
+    #[arg(value_enum, required_unless_present = "reconcile")]
+    pub state: Option<Transition>,
+    /// Periodic check: if this node is VRRP master but the Elastic IP is elsewhere, take it back
+    #[arg(long, conflicts_with = "state")]
+    pub reconcile: bool,
+    /// Output the outcome as JSON on stdout
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value = "text",
+        env = "HAKIT_OUTPUT"
+    )]
+    pub output: Output,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

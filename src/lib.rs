@@ -6,12 +6,14 @@
 
 pub mod apply;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod exit;
 pub mod facts;
 pub mod host;
 pub mod journal;
+pub mod notify;
 pub mod plan;
 pub mod profile;
 pub mod render;

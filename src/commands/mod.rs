@@ -3,6 +3,7 @@
 mod completions;
 mod init;
 mod load;
+mod notify;
 mod plan;
 mod render;
 mod rollback;
@@ -22,6 +23,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Setup(args) => setup::run(args),
         Command::Rollback(args) => rollback::run(args),
         Command::Status(_) => Err(NotImplemented("status").into()),
-        Command::Notify(_) => Err(NotImplemented("notify").into()),
+        Command::Notify(args) => notify::run(args),
     }
 }

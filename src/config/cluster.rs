@@ -82,6 +82,12 @@ pub struct Vrrp {
 }
 
 impl Vrrp {
+    /// The link-local address keepalived puts on `lo` while this node is master in
+    /// aws-eip mode (it needs at least one VIP); `hakit status` reads the state from it.
+    pub fn marker_address(&self) -> Ipv4Addr {
+        Ipv4Addr::new(169, 254, 250, self.virtual_router_id)
+    }
+
     /// `advert_int` as keepalived wants it: whole seconds without a fraction.
     pub fn advert_int(&self) -> String {
         format_centis(self.advert_int_cs)
@@ -140,7 +146,7 @@ pub fn format_centis(cs: u32) -> String {
     let frac = cs % 100;
     if frac == 0 {
         whole.to_string()
-    } else if frac % 10 == 0 {
+    } else if frac.is_multiple_of(10) {
         format!("{whole}.{}", frac / 10)
     } else {
         format!("{whole}.{frac:02}")

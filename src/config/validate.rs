@@ -548,7 +548,7 @@ fn vrrp(file: &ClusterFile, issues: &mut Issues) -> Option<Vrrp> {
             );
             ok = false;
             0
-        } else if version == 2 && (advert_cs as u32 % 100 != 0 || advert_cs > 25500.0) {
+        } else if version == 2 && (!(advert_cs as u32).is_multiple_of(100) || advert_cs > 25500.0) {
             issues.push(
                 "vrrp.advert_int",
                 format!("VRRPv2 adverts are whole seconds (1-255), not {advert}"),

@@ -130,7 +130,7 @@ pub fn build(cluster: &Cluster, target: &Target, profile: &Profile, secrets: &Se
         },
         backends: cluster.backends.clone(),
         vip,
-        marker_address: format!("169.254.250.{}", cluster.vrrp.virtual_router_id),
+        marker_address: cluster.vrrp.marker_address().to_string(),
         notify_script: paths.script_dir.join("notify.sh"),
         cluster_file: paths.cluster_file(),
         paths,

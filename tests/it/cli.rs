@@ -29,7 +29,7 @@ fn help_lists_every_subcommand() {
 
 #[test]
 fn later_subcommands_say_not_implemented_with_exit_1() {
-    let cases: &[&[&str]] = &[&["status"], &["notify", "master"]];
+    let cases: &[&[&str]] = &[&["status"]];
     for args in cases {
         let out = run(hakit().args(*args));
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
@@ -251,4 +251,19 @@ fn completions_are_generated_for_each_shell() {
         assert!(out.status.success(), "{shell}");
         assert!(stdout(&out).contains("render"), "{shell}");
     }
+}
+
+#[test]
+fn notify_needs_a_node_and_a_state() {
+    let config = format!("{}/examples/aws-haproxy.toml", env!("CARGO_MANIFEST_DIR"));
+    let out = run(hakit().args(["notify", "master", "--config", &config]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--node"), "{}", stderr(&out));
+    let out = run(hakit().args(["notify", "--node", "lb-1", "--config", &config]));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a state or --reconcile is required: {}",
+        stderr(&out)
+    );
 }

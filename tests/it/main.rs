@@ -2,7 +2,9 @@
 
 mod bad_config;
 mod cli;
+mod cloud;
 mod common;
+mod emulator;
 mod journal_steps;
 mod keepalived_rules;
 mod setup_rollback;

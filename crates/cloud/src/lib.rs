@@ -1,0 +1,17 @@
+//! hakit's AWS side, kept in its own crate so that editing the rest of hakit does not
+//! recompile the SDK-facing code: node facts from IMDSv2, the dedicated ENI and the
+//! Elastic IP through aws-sdk-ec2, behind the [`Cloud`] trait.
+
+mod cloud;
+mod ec2;
+mod error;
+mod imds;
+
+pub use cloud::{Action, Address, Attachment, Cloud, Eni, NewEni, TAG_CLUSTER, TAG_NODE, TAG_RUN};
+pub use ec2::{Ec2Cloud, Limits};
+pub use error::CloudError;
+pub use imds::{Imds, NodeFacts, DEFAULT_ENDPOINT};
+
+pub use aws_config as sdk_config;
+/// The SDK, re-exported for tests that prepare the emulator (VPCs, instances, addresses).
+pub use aws_sdk_ec2 as sdk;
