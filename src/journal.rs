@@ -47,6 +47,38 @@ pub enum Undo {
         name: String,
         was_active: bool,
     },
+    /// Delete the node's dedicated ENI: by id, or by its tags when the create was
+    /// interrupted before the id could be recorded.
+    DeleteEni {
+        cluster: String,
+        node: String,
+        eni_id: Option<String>,
+    },
+    DetachEni {
+        eni_id: String,
+    },
+    /// Remove the address, policy rule and routing table given to the ENI's interface.
+    UnconfigureInterface {
+        interface: String,
+        address: String,
+        prefix: u8,
+        table: u32,
+    },
+    /// Disassociate the Elastic IP if (and only if) it is still on this ENI. Never release it.
+    DisassociateEip {
+        allocation_id: String,
+        eni_id: String,
+    },
+}
+
+impl Undo {
+    /// Whether undoing needs EC2.
+    pub fn needs_cloud(&self) -> bool {
+        matches!(
+            self,
+            Undo::DeleteEni { .. } | Undo::DetachEni { .. } | Undo::DisassociateEip { .. }
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +120,9 @@ pub struct Journal {
     pub version: u32,
     pub cluster: String,
     pub node: String,
+    /// Random id of the setup that started this journal (the `hakit:run` tag).
+    #[serde(default)]
+    pub run: String,
     pub entries: Vec<Entry>,
     #[serde(skip)]
     pub path: PathBuf,
@@ -123,6 +158,7 @@ impl Journal {
                 version: 1,
                 cluster: cluster.into(),
                 node: node.into(),
+                run: crate::secrets::random_token(12)?.to_lowercase(),
                 entries: vec![],
                 path,
             }),

@@ -1,9 +1,11 @@
 //! Undo a journaled setup in reverse order, restoring what was there before. A failed undo
 //! is reported and the rest still runs; what could not be undone stays in the journal.
 
+use crate::apply::interface::InterfaceConfig;
 use crate::host::{Host, Ownership};
 use crate::journal::{sha256_hex, EntryState, Journal, Undo};
 use anyhow::{bail, Context};
+use hakit_cloud::Cloud;
 use serde::Serialize;
 use std::path::Path;
 
@@ -16,6 +18,22 @@ pub struct RollbackReport {
 
 fn describe(undo: &Undo) -> String {
     match undo {
+        Undo::DeleteEni {
+            node,
+            eni_id: Some(id),
+            ..
+        } => format!("delete {node}'s ENI {id}"),
+        Undo::DeleteEni {
+            node, eni_id: None, ..
+        } => format!("delete {node}'s ENI (found by its tags)"),
+        Undo::DetachEni { eni_id } => format!("detach ENI {eni_id}"),
+        Undo::UnconfigureInterface {
+            interface, address, ..
+        } => format!("remove {address} and its policy routing from {interface}"),
+        Undo::DisassociateEip {
+            allocation_id,
+            eni_id,
+        } => format!("disassociate {allocation_id} if it is still on {eni_id} (never released)"),
         Undo::RemoveDir { path } => format!("remove directory {}", path.display()),
         Undo::RestoreFile {
             path,
@@ -40,7 +58,13 @@ fn describe(undo: &Undo) -> String {
 }
 
 /// Roll back the journal in `state_dir`. `force` restores files changed since hakit wrote them.
-pub fn rollback(host: &dyn Host, state_dir: &Path, force: bool) -> anyhow::Result<RollbackReport> {
+/// `cloud` is needed only for journaled AWS changes; without it they are reported as remaining.
+pub fn rollback(
+    host: &dyn Host,
+    cloud: Option<&dyn Cloud>,
+    state_dir: &Path,
+    force: bool,
+) -> anyhow::Result<RollbackReport> {
     let path = Journal::path_in(state_dir);
     let Some(mut journal) = Journal::load(host, &path)? else {
         bail!("no journal at {}: nothing recorded to roll back (was setup run with this cluster file's paths.state_dir?)", path.display());
@@ -64,7 +88,7 @@ pub fn rollback(host: &dyn Host, state_dir: &Path, force: bool) -> anyhow::Resul
             host.remove_file(&journal.path)?;
             journal_gone = true;
         }
-        match undo(host, &entry.undo, entry.state, force) {
+        match undo(host, cloud, &entry.undo, entry.state, force) {
             Ok(()) => {
                 report.undone.push(what);
                 journal.entries.remove(i);
@@ -81,8 +105,67 @@ pub fn rollback(host: &dyn Host, state_dir: &Path, force: bool) -> anyhow::Resul
     Ok(report)
 }
 
-fn undo(host: &dyn Host, undo: &Undo, state: EntryState, force: bool) -> anyhow::Result<()> {
+fn needs(cloud: Option<&dyn Cloud>) -> anyhow::Result<&dyn Cloud> {
+    cloud.ok_or_else(|| anyhow::anyhow!("needs EC2 access (run rollback where the instance role or AWS credentials are available)"))
+}
+
+fn undo(
+    host: &dyn Host,
+    cloud: Option<&dyn Cloud>,
+    undo: &Undo,
+    state: EntryState,
+    force: bool,
+) -> anyhow::Result<()> {
     match undo {
+        Undo::DeleteEni {
+            cluster,
+            node,
+            eni_id,
+        } => {
+            let cloud = needs(cloud)?;
+            let ids: Vec<String> = match eni_id {
+                Some(id) => vec![id.clone()],
+                // The create may have happened before its id was journaled: find it by tag.
+                None => cloud
+                    .find_enis(cluster, Some(node))?
+                    .into_iter()
+                    .map(|e| e.id)
+                    .collect(),
+            };
+            for id in ids {
+                cloud.detach_eni(&id)?;
+                cloud.delete_eni(&id)?;
+            }
+            Ok(())
+        }
+        Undo::DetachEni { eni_id } => Ok(needs(cloud)?.detach_eni(eni_id)?),
+        Undo::UnconfigureInterface {
+            interface,
+            address,
+            prefix,
+            table,
+        } => {
+            // Each of these fails harmlessly when already undone (the interface may even be
+            // gone with its detached ENI).
+            for argv in InterfaceConfig::down_commands(interface, address, *prefix, *table) {
+                host.run(&argv)?;
+            }
+            Ok(())
+        }
+        Undo::DisassociateEip {
+            allocation_id,
+            eni_id,
+        } => {
+            let cloud = needs(cloud)?;
+            let address = cloud.address(allocation_id)?;
+            // Only ours: an association another node holds now is left alone. Never released.
+            if address.network_interface_id.as_deref() == Some(eni_id.as_str()) {
+                if let Some(association) = &address.association_id {
+                    cloud.disassociate_eip(association)?;
+                }
+            }
+            Ok(())
+        }
         Undo::RemoveDir { path } => {
             if !host.remove_dir_if_empty(path)? {
                 bail!(

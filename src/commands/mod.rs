@@ -1,5 +1,6 @@
 //! One module per subcommand; `dispatch` routes the parsed command line to it.
 
+mod aws;
 mod completions;
 mod init;
 mod load;

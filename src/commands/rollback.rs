@@ -7,7 +7,27 @@ use crate::host::RealHost;
 
 pub fn run(args: RollbackArgs) -> anyhow::Result<()> {
     let cluster = config::load(&args.config)?;
-    let report = crate::rollback::rollback(&RealHost, &cluster.paths.state_dir, args.force)?;
+    let journal = crate::journal::Journal::load(
+        &RealHost,
+        &crate::journal::Journal::path_in(&cluster.paths.state_dir),
+    )?;
+    let needs_cloud = journal
+        .as_ref()
+        .is_some_and(|j| j.entries.iter().any(|e| e.undo.needs_cloud()));
+    let cloud = if needs_cloud {
+        match super::aws::ec2(&cluster, None) {
+            Ok(cloud) => Some(cloud),
+            Err(e) => {
+                eprintln!("warning: no EC2 access, the AWS changes will remain: {e:#}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let cloud_ref = cloud.as_ref().map(|c| c as &dyn hakit_cloud::Cloud);
+    let report =
+        crate::rollback::rollback(&RealHost, cloud_ref, &cluster.paths.state_dir, args.force)?;
     if args.output == Output::Json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }

@@ -31,7 +31,18 @@ pub fn run(args: SetupArgs) -> anyhow::Result<()> {
     let crash_after = std::env::var("HAKIT_TEST_CRASH_AFTER_STEP")
         .ok()
         .and_then(|v| v.parse().ok());
+    let aws_mode = matches!(loaded.cluster.mode, crate::config::Mode::AwsEip(_));
+    let (facts, cloud) = if aws_mode && !args.skip_cloud {
+        let facts = super::aws::facts(&loaded.cluster, &loaded.target.node.name)?;
+        let cloud = super::aws::ec2(&loaded.cluster, Some(&facts))?;
+        (Some(facts), Some(cloud))
+    } else {
+        (None, None)
+    };
     let input = ApplyInput {
+        cluster: &loaded.cluster,
+        cloud: cloud.as_ref().map(|c| c as &dyn hakit_cloud::Cloud),
+        facts: facts.as_ref(),
         plan: &plan,
         files: &files,
         cluster_bytes: &cluster_bytes,
@@ -76,8 +87,12 @@ pub fn run(args: SetupArgs) -> anyhow::Result<()> {
             eprintln!("error: {err:#}");
             if args.rollback_on_error {
                 eprintln!("rolling back (--rollback-on-error)");
-                let report =
-                    crate::rollback::rollback(&host, &loaded.cluster.paths.state_dir, false)?;
+                let report = crate::rollback::rollback(
+                    &host,
+                    input.cloud,
+                    &loaded.cluster.paths.state_dir,
+                    false,
+                )?;
                 for line in &report.undone {
                     eprintln!("[undo] {line}");
                 }

@@ -126,6 +126,8 @@ pub struct Paths {
     /// `None` means the profile's default.
     pub proxy_config_dir: Option<PathBuf>,
     pub hakit_bin: PathBuf,
+    /// systemd-networkd drop-ins that persist the ENI's interface configuration.
+    pub network_dir: PathBuf,
 }
 
 impl Paths {

@@ -124,4 +124,6 @@ pub struct PathsFile {
     pub proxy_config_dir: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hakit_bin: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_dir: Option<String>,
 }

@@ -760,6 +760,7 @@ fn paths(file: &ClusterFile, issues: &mut Issues) -> Option<Paths> {
             .proxy_config_dir
             .map(|d| path("proxy_config_dir", Some(d), "")),
         hakit_bin: path("hakit_bin", p.hakit_bin, "/usr/local/bin/hakit"),
+        network_dir: path("network_dir", p.network_dir, "/etc/systemd/network"),
     };
     ok.then_some(paths)
 }

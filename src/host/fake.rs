@@ -15,6 +15,8 @@ pub struct FakeState {
     pub packages: BTreeSet<String>,
     pub enabled: BTreeSet<String>,
     pub running: BTreeSet<String>,
+    /// MAC address -> interface name.
+    pub interfaces: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default)]
@@ -185,6 +187,16 @@ impl Host for FakeHost {
             other => bail!("unknown systemctl verb {other}"),
         }
         Ok(())
+    }
+
+    fn interface_by_mac(&self, mac: &str) -> anyhow::Result<Option<String>> {
+        // "*" stands for any MAC (tests that cannot know an ENI's MAC in advance).
+        let state = self.state.borrow();
+        Ok(state
+            .interfaces
+            .get(mac)
+            .or_else(|| state.interfaces.get("*"))
+            .cloned())
     }
 
     fn run(&self, argv: &[String]) -> anyhow::Result<CommandOutput> {

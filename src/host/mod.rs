@@ -50,6 +50,8 @@ pub trait Host {
     fn service_active(&self, name: &str) -> anyhow::Result<bool>;
     /// `systemctl enable|disable|restart|stop NAME`.
     fn systemctl(&self, verb: &str, name: &str) -> anyhow::Result<()>;
-    /// Run a command (validators) and report what it said.
+    /// The network interface with this MAC address, if any.
+    fn interface_by_mac(&self, mac: &str) -> anyhow::Result<Option<String>>;
+    /// Run a command (validators, `ip`) and report what it said.
     fn run(&self, argv: &[String]) -> anyhow::Result<CommandOutput>;
 }

@@ -218,6 +218,17 @@ impl Host for RealHost {
         checked(&["systemctl", verb, name])
     }
 
+    fn interface_by_mac(&self, mac: &str) -> anyhow::Result<Option<String>> {
+        let entries = fs::read_dir("/sys/class/net").context("listing /sys/class/net")?;
+        for entry in entries.flatten() {
+            let address = fs::read_to_string(entry.path().join("address")).unwrap_or_default();
+            if address.trim().eq_ignore_ascii_case(mac) {
+                return Ok(entry.file_name().into_string().ok());
+            }
+        }
+        Ok(None)
+    }
+
     fn run(&self, argv: &[String]) -> anyhow::Result<CommandOutput> {
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         command(&argv)

@@ -62,8 +62,12 @@ fn run(
     no_start: bool,
 ) -> anyhow::Result<Vec<Status>> {
     let plan = plan(steps);
+    let cluster = crate::common::parse(&crate::common::cluster_toml("haproxy", "l2-vip", ""));
     let input = ApplyInput {
         plan: &plan,
+        cluster: &cluster,
+        cloud: None,
+        facts: None,
         files,
         cluster_bytes: b"cluster",
         secrets_bytes: b"secrets",
@@ -97,7 +101,7 @@ fn three_cases(
     );
     assert!(changed(&h), "{name}: apply changed nothing");
     // x_then_rollback
-    let report = rollback(&h, Path::new(STATE), false).expect("rollback");
+    let report = rollback(&h, None, Path::new(STATE), false).expect("rollback");
     assert!(
         report.remaining.is_empty(),
         "{name}: {:?}",
@@ -176,7 +180,7 @@ fn install_packages_removes_only_what_it_installed() {
     let h = host();
     h.state.borrow_mut().packages.insert("haproxy".into());
     run(&h, steps(), &[], false).expect("apply");
-    rollback(&h, Path::new(STATE), false).expect("rollback");
+    rollback(&h, None, Path::new(STATE), false).expect("rollback");
     assert!(
         h.package_installed("apt", "haproxy").expect("query"),
         "a package that was there before stays"
@@ -244,7 +248,7 @@ fn a_file_changed_after_setup_is_kept_without_force() {
     run(&h, vec![write_step()], &[conf_file("hakit's\n")], false).expect("apply");
     h.write_atomic(path, b"edited at 3am\n", &owner)
         .expect("edit");
-    let report = rollback(&h, Path::new(STATE), false).expect("rollback runs");
+    let report = rollback(&h, None, Path::new(STATE), false).expect("rollback runs");
     assert!(
         report
             .remaining
@@ -256,7 +260,7 @@ fn a_file_changed_after_setup_is_kept_without_force() {
         h.read(path).expect("read").as_deref(),
         Some(b"edited at 3am\n".as_slice())
     );
-    let forced = rollback(&h, Path::new(STATE), true).expect("forced");
+    let forced = rollback(&h, None, Path::new(STATE), true).expect("forced");
     assert!(forced.remaining.is_empty(), "{forced:?}");
     assert_eq!(
         h.read(path).expect("read").as_deref(),
@@ -313,7 +317,7 @@ fn restart_is_undone_by_stopping_a_service_that_was_not_running() {
     )
     .expect("apply");
     assert!(h.service_active("haproxy").expect("state"));
-    rollback(&h, Path::new(STATE), false).expect("rollback");
+    rollback(&h, None, Path::new(STATE), false).expect("rollback");
     assert!(!h.service_active("haproxy").expect("state"));
 }
 
@@ -338,7 +342,7 @@ fn a_failed_step_keeps_the_journal_for_rollback_and_undo_goes_past_failures() {
     assert!(run(&h, steps, &[], false).is_err());
     h.fail.borrow_mut().clear();
     h.fail.borrow_mut().insert("userdel".into());
-    let report = rollback(&h, Path::new(STATE), false).expect("rollback");
+    let report = rollback(&h, None, Path::new(STATE), false).expect("rollback");
     assert!(
         report.remaining.iter().any(|r| r.contains("userdel")),
         "{report:?}"
@@ -348,7 +352,7 @@ fn a_failed_step_keeps_the_journal_for_rollback_and_undo_goes_past_failures() {
         "went on past the failed undo: {report:?}"
     );
     h.fail.borrow_mut().clear();
-    let again = rollback(&h, Path::new(STATE), false).expect("second rollback");
+    let again = rollback(&h, None, Path::new(STATE), false).expect("second rollback");
     assert!(again.remaining.is_empty(), "{again:?}");
     assert_eq!(h.snapshot(), before);
 }

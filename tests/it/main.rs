@@ -3,6 +3,7 @@
 mod bad_config;
 mod cli;
 mod cloud;
+mod cloud_steps;
 mod common;
 mod emulator;
 mod journal_steps;

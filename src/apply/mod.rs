@@ -1,11 +1,16 @@
 //! Apply a plan on the host through the write-ahead journal. A step already satisfied is
 //! skipped, so running setup twice changes nothing the second time.
 
+mod cloud_steps;
+pub mod interface;
+
+use crate::config::Cluster;
 use crate::host::{Host, Ownership};
 use crate::journal::{sha256_hex, Entry, EntryState, Journal, OwnershipRecord, Undo};
 use crate::plan::{Plan, Step};
 use crate::render::RenderedFile;
 use anyhow::{bail, Context};
+use hakit_cloud::{Cloud, NodeFacts};
 use serde::Serialize;
 use std::path::Path;
 
@@ -29,6 +34,11 @@ pub struct StepReport {
 
 pub struct ApplyInput<'a> {
     pub plan: &'a Plan,
+    pub cluster: &'a Cluster,
+    /// EC2, for the AWS steps (`None` with --skip-cloud or in l2-vip mode).
+    pub cloud: Option<&'a dyn Cloud>,
+    /// This instance, from IMDS.
+    pub facts: Option<&'a NodeFacts>,
     pub files: &'a [RenderedFile],
     pub cluster_bytes: &'a [u8],
     pub secrets_bytes: &'a [u8],
@@ -159,13 +169,18 @@ fn apply_step(
         Step::CreateEni { .. }
         | Step::AttachEni { .. }
         | Step::ConfigureEni { .. }
-        | Step::AssociateElasticIp { .. } => {
-            if input.skip_cloud {
-                Ok((Status::Skipped, Some("--skip-cloud".into())))
-            } else {
-                bail!("the AWS steps (ENI, Elastic IP) are not implemented yet: pass --skip-cloud to apply only the host part")
-            }
+        | Step::AssociateElasticIp { .. }
+            if input.skip_cloud =>
+        {
+            Ok((Status::Skipped, Some("--skip-cloud".into())))
         }
+        Step::CreateEni { node, .. } => cloud_steps::create_eni(host, journal, input, node),
+        Step::AttachEni { node } => cloud_steps::attach_eni(host, journal, input, node),
+        Step::ConfigureEni { node } => cloud_steps::configure_eni(host, journal, input, node),
+        Step::AssociateElasticIp {
+            allocation_id,
+            node,
+        } => cloud_steps::associate_eip(host, journal, input, node, allocation_id),
         Step::WriteFile { path, .. } => {
             let file = input
                 .files

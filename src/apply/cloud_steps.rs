@@ -1,0 +1,263 @@
+//! The AWS steps of setup: the node's dedicated ENI (created, tagged, attached, configured
+//! in the OS) and, on the master, the Elastic IP. Each records its undo before acting; the
+//! ENI create records it before the id is known, so a crash right after the create is
+//! undone by finding the ENI by its tags.
+
+use super::interface::InterfaceConfig;
+use super::{write_file, ApplyInput, Status};
+use crate::config::{Cluster, Mode};
+use crate::host::{Host, Ownership};
+use crate::journal::{Journal, Undo};
+use crate::render::MARKER;
+use anyhow::{bail, Context};
+use hakit_cloud::{Cloud, Eni, NewEni, NodeFacts};
+
+type StepResult = anyhow::Result<(Status, Option<String>)>;
+
+/// What the AWS steps need.
+pub struct CloudContext<'a> {
+    pub cloud: &'a dyn Cloud,
+    pub facts: &'a NodeFacts,
+}
+
+fn context<'a>(input: &'a ApplyInput<'_>) -> anyhow::Result<CloudContext<'a>> {
+    match (input.cloud, input.facts) {
+        (Some(cloud), Some(facts)) => Ok(CloudContext { cloud, facts }),
+        _ => bail!("this step needs EC2 access and the instance's metadata (pass --skip-cloud to leave the AWS steps out)"),
+    }
+}
+
+fn own_eni(ctx: &CloudContext<'_>, cluster: &Cluster, node: &str) -> anyhow::Result<Eni> {
+    crate::notify::own_eni(ctx.cloud, &cluster.name, node)
+}
+
+pub fn create_eni(
+    host: &dyn Host,
+    journal: &mut Journal,
+    input: &ApplyInput<'_>,
+    node: &str,
+) -> StepResult {
+    let ctx = context(input)?;
+    let cluster = input.cluster;
+    let Mode::AwsEip(aws) = &cluster.mode else {
+        bail!("ENIs are only used in aws-eip mode")
+    };
+    let existing = ctx.cloud.find_enis(&cluster.name, Some(node))?;
+    let pending = journal
+        .entries
+        .iter()
+        .position(|e| matches!(&e.undo, Undo::DeleteEni { node: n, .. } if n == node));
+    if let Some(eni) = existing.first() {
+        // Ours by its tags: make sure rollback knows its id.
+        let undo = Undo::DeleteEni {
+            cluster: cluster.name.clone(),
+            node: node.to_string(),
+            eni_id: Some(eni.id.clone()),
+        };
+        match pending {
+            Some(i) => journal.entries[i].undo = undo,
+            None => {
+                journal.intend(host, undo)?;
+            }
+        }
+        let last = journal.entries.len() - 1;
+        let index = pending.unwrap_or(last);
+        journal.done(host, index)?;
+        return Ok((Status::AlreadyDone, Some(eni.id.clone())));
+    }
+    let index = match pending {
+        Some(i) => i,
+        None => journal.intend(
+            host,
+            Undo::DeleteEni {
+                cluster: cluster.name.clone(),
+                node: node.to_string(),
+                eni_id: None,
+            },
+        )?,
+    };
+    let groups = if aws.security_group_ids.is_empty() {
+        ctx.facts.security_group_ids.clone()
+    } else {
+        aws.security_group_ids.clone()
+    };
+    let token: String = format!("hakit-{}-{}-{}", cluster.name, node, journal.run)
+        .chars()
+        .take(64)
+        .collect();
+    let eni = ctx.cloud.create_eni(&NewEni {
+        cluster: cluster.name.clone(),
+        node: node.to_string(),
+        run: journal.run.clone(),
+        subnet_id: ctx.facts.subnet_id.clone(),
+        security_group_ids: groups,
+        client_token: token,
+    })?;
+    journal.entries[index].undo = Undo::DeleteEni {
+        cluster: cluster.name.clone(),
+        node: node.to_string(),
+        eni_id: Some(eni.id.clone()),
+    };
+    journal.done(host, index)?;
+    Ok((Status::Applied, Some(eni.id)))
+}
+
+pub fn attach_eni(
+    host: &dyn Host,
+    journal: &mut Journal,
+    input: &ApplyInput<'_>,
+    node: &str,
+) -> StepResult {
+    let ctx = context(input)?;
+    let cluster = input.cluster;
+    let Mode::AwsEip(aws) = &cluster.mode else {
+        bail!("ENIs are only used in aws-eip mode")
+    };
+    let eni = own_eni(&ctx, cluster, node)?;
+    let attached_here = eni.attachment.as_ref().is_some_and(|a| {
+        a.instance_id.as_deref() == Some(ctx.facts.instance_id.as_str()) && a.status == "attached"
+    });
+    if attached_here {
+        return Ok((Status::AlreadyDone, None));
+    }
+    if let Some(a) = eni.attachment.as_ref().filter(|a| a.status == "attached") {
+        bail!(
+            "ENI {} is attached to {} , not to this instance {}: is --node right?",
+            eni.id,
+            a.instance_id.as_deref().unwrap_or("another instance"),
+            ctx.facts.instance_id
+        );
+    }
+    let index = journal.intend(
+        host,
+        Undo::DetachEni {
+            eni_id: eni.id.clone(),
+        },
+    )?;
+    let attachment = ctx.cloud.attach_eni(&eni.id, &ctx.facts.instance_id)?;
+    if !aws.source_dest_check {
+        ctx.cloud.set_source_dest_check(&eni.id, false)?;
+    }
+    journal.done(host, index)?;
+    Ok((
+        Status::Applied,
+        Some(format!(
+            "{} at device index {}",
+            eni.id,
+            attachment.device_index.unwrap_or(-1)
+        )),
+    ))
+}
+
+pub fn configure_eni(
+    host: &dyn Host,
+    journal: &mut Journal,
+    input: &ApplyInput<'_>,
+    node: &str,
+) -> StepResult {
+    let ctx = context(input)?;
+    let cluster = input.cluster;
+    let eni = own_eni(&ctx, cluster, node)?;
+    let mac = eni
+        .mac
+        .clone()
+        .with_context(|| format!("EC2 reports no MAC address for {}", eni.id))?;
+    let address = eni
+        .private_ip
+        .clone()
+        .with_context(|| format!("EC2 reports no private address for {}", eni.id))?;
+    let device_index = eni
+        .attachment
+        .as_ref()
+        .and_then(|a| a.device_index)
+        .unwrap_or(1);
+    let interface = host.interface_by_mac(&mac)?.with_context(|| {
+        format!("no network interface with MAC {mac} (ENI {}) appeared on this host; check `ip link` and that the ENI is attached to this instance", eni.id)
+    })?;
+    let config = InterfaceConfig::new(
+        &interface,
+        &mac,
+        &address,
+        &ctx.facts.subnet_cidr,
+        device_index,
+    )?;
+    let undo = Undo::UnconfigureInterface {
+        interface: interface.clone(),
+        address: address.clone(),
+        prefix: config.prefix,
+        table: config.table,
+    };
+    let recorded = journal.entries.iter().any(|e| e.undo == undo);
+    let index = if recorded {
+        None
+    } else {
+        Some(journal.intend(host, undo)?)
+    };
+    for argv in config.up_commands() {
+        let out = host.run(&argv)?;
+        // `ip rule del` of a rule that is not there yet fails harmlessly.
+        if !out.success && argv.get(2).map(String::as_str) != Some("del") {
+            bail!("`{}` failed: {}", argv.join(" "), out.output.trim());
+        }
+    }
+    if let Some(index) = index {
+        journal.done(host, index)?;
+    }
+    let unit = cluster
+        .paths
+        .network_dir
+        .join(format!("70-hakit-{}.network", cluster.name));
+    let owner = Ownership {
+        mode: 0o644,
+        owner: "root".into(),
+        group: "root".into(),
+    };
+    let header = format!(
+        "{MARKER} (cluster {}, node {node}). Removed by `hakit rollback`.",
+        cluster.name
+    );
+    write_file(
+        host,
+        journal,
+        &unit,
+        config.networkd_unit(&header).as_bytes(),
+        &owner,
+    )?;
+    Ok((
+        if recorded {
+            Status::AlreadyDone
+        } else {
+            Status::Applied
+        },
+        Some(format!(
+            "{interface} {address}/{} table {}",
+            config.prefix, config.table
+        )),
+    ))
+}
+
+pub fn associate_eip(
+    host: &dyn Host,
+    journal: &mut Journal,
+    input: &ApplyInput<'_>,
+    node: &str,
+    allocation_id: &str,
+) -> StepResult {
+    let ctx = context(input)?;
+    let eni = own_eni(&ctx, input.cluster, node)?;
+    let address = ctx.cloud.address(allocation_id)?;
+    if address.network_interface_id.as_deref() == Some(eni.id.as_str()) {
+        return Ok((Status::AlreadyDone, None));
+    }
+    let undo = Undo::DisassociateEip {
+        allocation_id: allocation_id.to_string(),
+        eni_id: eni.id.clone(),
+    };
+    let index = journal.intend(host, undo)?;
+    let after = ctx.cloud.associate_eip(allocation_id, &eni.id)?;
+    journal.done(host, index)?;
+    Ok((
+        Status::Applied,
+        after.public_ip.map(|ip| format!("{ip} on {}", eni.id)),
+    ))
+}

@@ -1,0 +1,322 @@
+//! The AWS steps of setup, rustup-style (apply, apply then undo, apply when already done),
+//! with the real EC2 client against moto and the in-memory host; plus a crash between the
+//! ENI create and its journal entry, recovered by tag lookup. The Elastic IP must still be
+//! allocated after every rollback.
+
+use crate::common::{cluster_toml, parse};
+use crate::emulator::{eip_state, prepare, Moto, World, REGION};
+use hakit::apply::{apply, ApplyInput, Status};
+use hakit::config::Cluster;
+use hakit::host::{FakeHost, Host};
+use hakit::journal::{Journal, Undo};
+use hakit::plan::{Plan, Step};
+use hakit::role::Role;
+use hakit::rollback::rollback;
+use hakit_cloud::{Cloud, Ec2Cloud, Limits, NewEni, NodeFacts};
+use std::path::Path;
+use std::time::Duration;
+
+const STATE: &str = "/var/lib/hakit";
+
+struct Lab {
+    _moto: Moto,
+    endpoint: String,
+    world: World,
+    cloud: Ec2Cloud,
+    cluster: Cluster,
+}
+
+fn lab(name: &str) -> Option<Lab> {
+    let moto = Moto::start()?;
+    let world = prepare(&moto.endpoint);
+    let cloud = Ec2Cloud::with_endpoint(
+        &moto.endpoint,
+        REGION,
+        Limits {
+            poll_interval: Duration::from_millis(20),
+            ..Limits::default()
+        },
+    )
+    .expect("client");
+    let text = cluster_toml("haproxy", "aws-eip", "")
+        .replace("name = \"demo\"", &format!("name = \"{name}\""))
+        .replace("eipalloc-0123456789abcdef0", &world.allocation_id);
+    let cluster = parse(&text);
+    Some(Lab {
+        endpoint: moto.endpoint.clone(),
+        _moto: moto,
+        world,
+        cloud,
+        cluster,
+    })
+}
+
+fn facts(world: &World, node: usize) -> NodeFacts {
+    NodeFacts {
+        instance_id: world.instances[node].clone(),
+        region: REGION.into(),
+        availability_zone: world.subnets[node].2.clone(),
+        mac: "0e:00:00:00:00:01".into(),
+        subnet_id: world.subnets[node].0.clone(),
+        subnet_cidr: world.subnets[node].1.clone(),
+        vpc_id: "vpc-test".into(),
+        private_ip: "10.0.1.10".into(),
+        security_group_ids: vec![],
+    }
+}
+
+fn host() -> FakeHost {
+    let host = FakeHost::new();
+    for d in ["/etc", "/etc/systemd", "/var", "/var/lib"] {
+        host.create_dir(Path::new(d), 0o755).expect("dir");
+    }
+    host.state
+        .borrow_mut()
+        .interfaces
+        .insert("*".into(), "ens6".into());
+    host
+}
+
+fn plan(steps: Vec<Step>) -> Plan {
+    Plan {
+        cluster: "x".into(),
+        node: "n1".into(),
+        role: Role::Master,
+        mode: "aws-eip",
+        profile: "haproxy".into(),
+        package_manager: "apt".into(),
+        steps,
+        warnings: vec![],
+    }
+}
+
+fn steps(lab: &Lab, upto: usize) -> Vec<Step> {
+    let all = vec![
+        Step::CreateEni {
+            node: "n1".into(),
+            security_group_ids: vec![],
+        },
+        Step::AttachEni { node: "n1".into() },
+        Step::ConfigureEni { node: "n1".into() },
+        Step::AssociateElasticIp {
+            allocation_id: lab.world.allocation_id.clone(),
+            node: "n1".into(),
+        },
+    ];
+    all.into_iter().take(upto).collect()
+}
+
+fn run(lab: &Lab, host: &FakeHost, steps: Vec<Step>) -> Vec<Status> {
+    let plan = plan(steps);
+    let facts = facts(&lab.world, 0);
+    let input = ApplyInput {
+        plan: &plan,
+        cluster: &lab.cluster,
+        cloud: Some(&lab.cloud),
+        facts: Some(&facts),
+        files: &[],
+        cluster_bytes: b"",
+        secrets_bytes: b"",
+        state_dir: Path::new(STATE),
+        no_start: true,
+        skip_cloud: false,
+        crash_after: None,
+    };
+    apply(host, &input, &mut |_| {})
+        .expect("apply")
+        .into_iter()
+        .map(|r| r.status)
+        .collect()
+}
+
+fn undo(lab: &Lab, host: &FakeHost) {
+    let report = rollback(host, Some(&lab.cloud), Path::new(STATE), false).expect("rollback");
+    assert!(report.remaining.is_empty(), "{report:?}");
+}
+
+fn enis(lab: &Lab) -> usize {
+    lab.cloud
+        .find_enis(&lab.cluster.name, None)
+        .expect("find")
+        .len()
+}
+
+/// Apply the first `upto` steps three ways; `check` sees the lab after the first apply.
+fn three_cases(name: &str, upto: usize, check: impl Fn(&Lab, &FakeHost)) {
+    let Some(lab) = lab(name) else { return };
+    // x
+    let h = host();
+    let before = h.snapshot();
+    let statuses = run(&lab, &h, steps(&lab, upto));
+    assert_eq!(statuses, vec![Status::Applied; upto], "{name}: first apply");
+    check(&lab, &h);
+    // x_then_rollback
+    undo(&lab, &h);
+    assert_eq!(enis(&lab), 0, "{name}: no hakit ENI left");
+    assert_eq!(h.snapshot(), before, "{name}: host restored");
+    assert_eq!(
+        eip_state(&lab.endpoint, &lab.world.allocation_id),
+        (true, None),
+        "{name}: EIP allocated and unassociated"
+    );
+    // x_that_exists
+    let h = host();
+    run(&lab, &h, steps(&lab, upto));
+    let again = run(&lab, &h, steps(&lab, upto));
+    assert_eq!(
+        again,
+        vec![Status::AlreadyDone; upto],
+        "{name}: second apply"
+    );
+    assert_eq!(enis(&lab), 1, "{name}: still exactly one ENI");
+    undo(&lab, &h);
+    assert!(
+        eip_state(&lab.endpoint, &lab.world.allocation_id).0,
+        "{name}: never released"
+    );
+}
+
+#[test]
+fn create_eni() {
+    three_cases("create", 1, |lab, _| {
+        let found = lab
+            .cloud
+            .find_enis(&lab.cluster.name, Some("n1"))
+            .expect("find");
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].subnet_id.as_deref(),
+            Some(lab.world.subnets[0].0.as_str()),
+            "in the node's own subnet"
+        );
+    });
+}
+
+#[test]
+fn attach_eni() {
+    three_cases("attach", 2, |lab, _| {
+        let eni = &lab
+            .cloud
+            .find_enis(&lab.cluster.name, Some("n1"))
+            .expect("find")[0];
+        let a = eni.attachment.as_ref().expect("attached");
+        assert_eq!(
+            a.instance_id.as_deref(),
+            Some(lab.world.instances[0].as_str())
+        );
+    });
+}
+
+#[test]
+fn configure_eni_interface() {
+    three_cases("configure", 3, |lab, h| {
+        let calls = h.calls.borrow().join("\n");
+        let eni = &lab
+            .cloud
+            .find_enis(&lab.cluster.name, Some("n1"))
+            .expect("find")[0];
+        let ip = eni.private_ip.clone().expect("ip");
+        assert!(
+            calls.contains(&format!("ip addr replace {ip}/24 dev ens6")),
+            "{calls}"
+        );
+        assert!(
+            calls.contains(&format!("ip rule add from {ip} lookup 1000")),
+            "{calls}"
+        );
+        let unit = h
+            .read(Path::new("/etc/systemd/network/70-hakit-configure.network"))
+            .expect("read")
+            .expect("networkd unit");
+        assert!(String::from_utf8_lossy(&unit).contains(&format!("From={ip}")));
+    });
+}
+
+#[test]
+fn associate_eip() {
+    three_cases("associate", 4, |lab, _| {
+        let eni = &lab
+            .cloud
+            .find_enis(&lab.cluster.name, Some("n1"))
+            .expect("find")[0];
+        assert_eq!(
+            eip_state(&lab.endpoint, &lab.world.allocation_id)
+                .1
+                .as_deref(),
+            Some(eni.id.as_str())
+        );
+    });
+}
+
+#[test]
+fn rollback_leaves_an_eip_another_node_now_holds() {
+    let Some(lab) = lab("taken") else { return };
+    let h = host();
+    run(&lab, &h, steps(&lab, 4));
+    let other = lab
+        .cloud
+        .create_eni(&NewEni {
+            cluster: "other".into(),
+            node: "n2".into(),
+            run: "r".into(),
+            subnet_id: lab.world.subnets[1].0.clone(),
+            security_group_ids: vec![],
+            client_token: "other-n2".into(),
+        })
+        .expect("other eni");
+    lab.cloud
+        .attach_eni(&other.id, &lab.world.instances[1])
+        .expect("attach");
+    lab.cloud
+        .associate_eip(&lab.world.allocation_id, &other.id)
+        .expect("failover to the other node");
+    undo(&lab, &h);
+    assert_eq!(
+        eip_state(&lab.endpoint, &lab.world.allocation_id),
+        (true, Some(other.id.clone())),
+        "the other node keeps it"
+    );
+}
+
+#[test]
+fn a_crash_between_create_and_journal_is_undone_by_tag_lookup() {
+    let Some(lab) = lab("crash") else { return };
+    let h = host();
+    // What a crash leaves: the intent (no id yet) in the journal, and the ENI in EC2.
+    let mut journal = Journal::open(&h, Path::new(STATE), "crash", "n1").expect("journal");
+    h.create_dir(Path::new(STATE), 0o700).expect("state dir");
+    journal
+        .intend(
+            &h,
+            Undo::DeleteEni {
+                cluster: "crash".into(),
+                node: "n1".into(),
+                eni_id: None,
+            },
+        )
+        .expect("intent");
+    let eni = lab
+        .cloud
+        .create_eni(&NewEni {
+            cluster: "crash".into(),
+            node: "n1".into(),
+            run: journal.run.clone(),
+            subnet_id: lab.world.subnets[0].0.clone(),
+            security_group_ids: vec![],
+            client_token: "crash-n1".into(),
+        })
+        .expect("create");
+    lab.cloud
+        .attach_eni(&eni.id, &lab.world.instances[0])
+        .expect("attach");
+    undo(&lab, &h);
+    assert_eq!(enis(&lab), 0, "found by its tags and deleted");
+    // And a fresh setup then succeeds.
+    h.remove_dir_if_empty(Path::new(STATE)).expect("rmdir");
+    assert_eq!(run(&lab, &h, steps(&lab, 4)), vec![Status::Applied; 4]);
+    undo(&lab, &h);
+    assert_eq!(
+        eip_state(&lab.endpoint, &lab.world.allocation_id),
+        (true, None)
+    );
+}
