@@ -31,11 +31,22 @@ pub enum Command {
     /// Undo what setup did on this node, restoring what was there before (never releases the Elastic IP)
     Rollback(RollbackArgs),
     /// Show this node's VRRP state, who holds the address, and proxy health
-    Status(ConfigArgs),
+    Status(StatusArgs),
     /// Called by keepalived on a VRRP transition: move the Elastic IP, log, send the webhook
     Notify(NotifyArgs),
+    /// The IAM policy each node's instance role needs
+    #[command(subcommand)]
+    Iam(IamCommand),
     /// Print a shell completion script
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IamCommand {
+    /// Print the least-privilege policy (JSON) for this cluster's instance role
+    Policy(ConfigArgs),
+    /// Create the role, policy and instance profile (not implemented yet)
+    Apply(ConfigArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -134,6 +145,9 @@ pub struct RollbackArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub node: NodeArgs,
+    /// Also ask EC2 (DryRun) whether this identity may call every action setup and notify need
+    #[arg(long)]
+    pub preflight: bool,
     /// Output format
     #[arg(
         long,
@@ -156,6 +170,30 @@ pub struct RenderArgs {
     #[arg(long)]
     pub validate: bool,
     /// Output format of the list of written files
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value = "text",
+        env = "HAKIT_OUTPUT"
+    )]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Cluster file
+    #[arg(
+        long,
+        short = 'c',
+        env = "HAKIT_CONFIG",
+        default_value = "/etc/hakit/cluster.toml"
+    )]
+    pub config: PathBuf,
+    /// This node's name [default: the node whose address is on this host]
+    #[arg(long, short = 'n', env = "HAKIT_NODE")]
+    pub node: Option<String>,
+    /// Output format
     #[arg(
         long,
         short = 'o',

@@ -12,6 +12,7 @@ pub mod config;
 pub mod exit;
 pub mod facts;
 pub mod host;
+pub mod iam;
 pub mod journal;
 pub mod notify;
 pub mod plan;

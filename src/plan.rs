@@ -170,6 +170,17 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Things setup will need that are not there yet (e.g. the secrets file).
     pub warnings: Vec<String>,
+    /// With `--preflight`: whether EC2 allows each action setup and notify need.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub preflight: Vec<Permission>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Permission {
+    pub action: String,
+    pub allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 pub struct PlanInput<'a> {
@@ -278,6 +289,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         package_manager: manager,
         steps,
         warnings,
+        preflight: vec![],
     }
 }
 
@@ -296,6 +308,17 @@ impl fmt::Display for Plan {
         let width = self.steps.len().to_string().len();
         for (i, step) in self.steps.iter().enumerate() {
             writeln!(f, "  {:>width$}. {step}", i + 1)?;
+        }
+        if !self.preflight.is_empty() {
+            writeln!(f, "Preflight (EC2 DryRun):")?;
+            for p in &self.preflight {
+                let verdict = match (&p.error, p.allowed) {
+                    (Some(e), _) => format!("could not check: {e}"),
+                    (None, true) => "allowed".to_string(),
+                    (None, false) => "MISSING from the instance role".to_string(),
+                };
+                writeln!(f, "  {}: {verdict}", p.action)?;
+            }
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 
 mod aws;
 mod completions;
+mod iam;
 mod init;
 mod load;
 mod notify;
@@ -9,11 +10,11 @@ mod plan;
 mod render;
 mod rollback;
 mod setup;
+mod status;
 
 pub use load::{load_node, LoadedNode, SecretsPolicy};
 
 use crate::cli::{Cli, Command};
-use crate::exit::NotImplemented;
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -23,7 +24,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Completions(args) => completions::run(args),
         Command::Setup(args) => setup::run(args),
         Command::Rollback(args) => rollback::run(args),
-        Command::Status(_) => Err(NotImplemented("status").into()),
+        Command::Status(args) => status::run(args),
+        Command::Iam(cmd) => iam::run(cmd),
         Command::Notify(args) => notify::run(args),
     }
 }

@@ -22,7 +22,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     };
     let files = loaded.render(&secrets, args.node.templates.as_deref())?;
     let distro = crate::facts::detect();
-    let plan = plan::build(PlanInput {
+    let mut plan = plan::build(PlanInput {
         cluster: &loaded.cluster,
         target: &loaded.target,
         profile: &loaded.profile,
@@ -30,6 +30,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         files: &files,
         warnings,
     });
+    if args.preflight {
+        plan.preflight = preflight(&loaded)?;
+    }
     match args.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
         Output::Text => {
@@ -45,4 +48,44 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Ask EC2 with DryRun whether this identity may call each action setup and notify need.
+fn preflight(loaded: &super::LoadedNode) -> anyhow::Result<Vec<plan::Permission>> {
+    use hakit_cloud::{Action, Cloud};
+    let crate::config::Mode::AwsEip(aws) = &loaded.cluster.mode else {
+        return Ok(vec![]);
+    };
+    let facts = match &loaded.target.node.instance_id {
+        Some(_) => None,
+        None => Some(super::aws::facts(
+            &loaded.cluster,
+            &loaded.target.node.name,
+        )?),
+    };
+    let instance = loaded
+        .target
+        .node
+        .instance_id
+        .clone()
+        .or_else(|| facts.as_ref().map(|f| f.instance_id.clone()))
+        .unwrap_or_default();
+    let cloud = super::aws::ec2(&loaded.cluster, facts.as_ref())?;
+    Ok(Action::ALL
+        .iter()
+        .map(
+            |action| match cloud.may(*action, &aws.eip_allocation_id, &instance) {
+                Ok(allowed) => plan::Permission {
+                    action: action.iam_name().into(),
+                    allowed,
+                    error: None,
+                },
+                Err(e) => plan::Permission {
+                    action: action.iam_name().into(),
+                    allowed: false,
+                    error: Some(e.to_string()),
+                },
+            },
+        )
+        .collect())
 }

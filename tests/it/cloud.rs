@@ -376,3 +376,84 @@ fn reconcile_retakes_a_lost_association_only_on_the_master() {
         "a reconcile that finds everything in order is silent"
     );
 }
+
+#[test]
+fn plan_preflight_checks_each_action_with_dry_run() {
+    let Some(moto) = Moto::start() else { return };
+    let world = prepare(&moto.endpoint);
+    let lab = notify_lab(&moto.endpoint, &world, "pre", 64);
+    let text = std::fs::read_to_string(&lab.config)
+        .expect("config")
+        .replace(
+            "address = \"10.0.1.11\"",
+            &format!(
+                "address = \"10.0.1.11\"\ninstance_id = \"{}\"",
+                world.instances[0]
+            ),
+        );
+    std::fs::write(&lab.config, text).expect("config");
+    let out = run(hakit()
+        .args([
+            "plan",
+            "--role",
+            "master",
+            "--preflight",
+            "--output",
+            "json",
+            "--config",
+        ])
+        .arg(&lab.config)
+        .env("AWS_ENDPOINT_URL", &lab.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "emulator")
+        .env("AWS_SECRET_ACCESS_KEY", "emulator"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let checks = plan["preflight"].as_array().expect("preflight results");
+    assert_eq!(checks.len(), 4);
+    for c in checks {
+        assert_eq!(c["allowed"], true, "{c}");
+    }
+}
+
+#[test]
+fn iam_policy_names_the_allocation_and_the_cluster_tag() {
+    let config = format!("{}/examples/aws-proxysql.toml", env!("CARGO_MANIFEST_DIR"));
+    let out = run(hakit().args(["iam", "policy", "--config", &config]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let policy: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let text = policy.to_string();
+    assert!(
+        text.contains("elastic-ip/eipalloc-0123456789abcdef0")
+            && text.contains("aws:ResourceTag/hakit:cluster"),
+        "{text}"
+    );
+    assert!(!text.contains("ReleaseAddress"));
+}
+
+#[test]
+fn status_reports_the_holder_the_eni_and_the_last_failover() {
+    let Some(moto) = Moto::start() else { return };
+    let world = prepare(&moto.endpoint);
+    let c = cloud(&moto.endpoint);
+    let enis = attached_enis(&c, &world, "stat");
+    let lab = notify_lab(&moto.endpoint, &world, "stat", 65);
+    assert!(notify(&lab, &["--node", "n2", "master"]).status.success());
+    let out = run(hakit()
+        .args(["status", "--node", "n1", "--output", "json", "--config"])
+        .arg(&lab.config)
+        .env("AWS_ENDPOINT_URL", &lab.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "emulator")
+        .env("AWS_SECRET_ACCESS_KEY", "emulator"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(status["address"]["holder"], "n2", "{status}");
+    assert_eq!(status["address"]["eni"], enis[0].as_str());
+    assert_eq!(status["address"]["eni_attachment"], "attached");
+    assert_eq!(status["vrrp_state"], "not-master");
+    assert!(
+        status["last_failover"]
+            .as_str()
+            .is_some_and(|l| l.contains("node=n2 state=master")),
+        "{status}"
+    );
+}

@@ -87,6 +87,7 @@ fn plan(steps: Vec<Step>) -> Plan {
         package_manager: "apt".into(),
         steps,
         warnings: vec![],
+        preflight: vec![],
     }
 }
 

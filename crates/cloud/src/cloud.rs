@@ -19,6 +19,8 @@ pub struct Attachment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Eni {
     pub id: String,
+    /// The `hakit:node` tag.
+    pub node: Option<String>,
     pub mac: Option<String>,
     pub private_ip: Option<String>,
     pub subnet_id: Option<String>,

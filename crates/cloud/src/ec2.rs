@@ -65,6 +65,12 @@ fn non_empty(s: Option<&str>) -> Option<String> {
 fn eni_from(n: &NetworkInterface) -> Eni {
     Eni {
         id: n.network_interface_id().unwrap_or_default().to_string(),
+        node: n
+            .tag_set()
+            .iter()
+            .find(|t| t.key() == Some(TAG_NODE))
+            .and_then(|t| t.value())
+            .map(str::to_string),
         mac: n.mac_address().map(str::to_string),
         private_ip: n.private_ip_address().map(str::to_string),
         subnet_id: n.subnet_id().map(str::to_string),

@@ -1,0 +1,196 @@
+//! `hakit status`: this node's VRRP state, who holds the address, the ENI, proxy health and
+//! the last failover. Read-only.
+
+use crate::cli::{Output, StatusArgs};
+use crate::config::{self, Cluster, Mode};
+use crate::exit::UsageError;
+use crate::profile;
+use hakit_cloud::Cloud;
+use serde::Serialize;
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub cluster: String,
+    pub node: String,
+    pub mode: &'static str,
+    /// master when keepalived has put the marker (aws-eip) or the VIP (l2-vip) on this host.
+    pub vrrp_state: &'static str,
+    /// The last state `hakit notify` recorded for this node.
+    pub last_notified_state: Option<String>,
+    pub address: AddressStatus,
+    pub proxy: ProxyStatus,
+    pub last_failover: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AddressStatus {
+    /// The Elastic IP allocation or the VIP.
+    pub address: String,
+    /// Node holding it, when known.
+    pub holder: Option<String>,
+    pub eni: Option<String>,
+    pub eni_attachment: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProxyStatus {
+    pub service: String,
+    pub port: u16,
+    pub accepting: bool,
+}
+
+fn this_node(cluster: &Cluster, requested: Option<&str>) -> anyhow::Result<String> {
+    if let Some(name) = requested {
+        if cluster.nodes.iter().any(|n| n.name == name) {
+            return Ok(name.to_string());
+        }
+        return Err(UsageError::new(format!("--node {name}: no such node")).into());
+    }
+    let out = std::process::Command::new("ip")
+        .args(["-o", "-4", "addr", "show"])
+        .output();
+    let text = out
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    cluster
+        .nodes
+        .iter()
+        .find(|n| text.contains(&format!(" {}/", n.address)))
+        .map(|n| n.name.clone())
+        .ok_or_else(|| {
+            UsageError::with_hint(
+                "none of the cluster's node addresses is on this host",
+                "pass --node NAME",
+            )
+            .into()
+        })
+}
+
+fn last_notified(cluster: &Cluster, node: &str) -> Option<String> {
+    let text = std::fs::read_to_string(cluster.paths.log_dir.join("failover.log")).ok()?;
+    let needle = format!(" node={node} state=");
+    text.lines().rev().find_map(|l| {
+        l.split_once(&needle)
+            .map(|(_, rest)| rest.split_whitespace().next().unwrap_or("").to_string())
+    })
+}
+
+pub fn run(args: StatusArgs) -> anyhow::Result<()> {
+    let cluster = config::load(&args.config)?;
+    let node = this_node(&cluster, args.node.as_deref())?;
+    let base = args.config.parent().unwrap_or(Path::new("."));
+    let profile = profile::load(&cluster.profile, base)?;
+    let port = cluster.proxy.port.unwrap_or(profile.port);
+    let accepting = TcpStream::connect_timeout(
+        &SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_secs(1),
+    )
+    .is_ok();
+    let master = super::notify::holds_master_address(&cluster).unwrap_or(false);
+    let address = match &cluster.mode {
+        Mode::L2Vip(vip) => AddressStatus {
+            address: format!("{}/{}", vip.address, vip.prefix),
+            holder: master.then(|| node.clone()),
+            eni: None,
+            eni_attachment: None,
+            error: None,
+        },
+        Mode::AwsEip(aws) => {
+            let mut status = AddressStatus {
+                address: aws.eip_allocation_id.clone(),
+                holder: None,
+                eni: None,
+                eni_attachment: None,
+                error: None,
+            };
+            let result = (|| -> anyhow::Result<()> {
+                let cloud = super::aws::ec2(&cluster, None)?;
+                let enis = cloud.find_enis(&cluster.name, None)?;
+                let own = enis
+                    .iter()
+                    .find(|e| e.node.as_deref() == Some(node.as_str()));
+                status.eni = own.map(|e| e.id.clone());
+                status.eni_attachment = own
+                    .and_then(|e| e.attachment.as_ref())
+                    .map(|a| a.status.clone());
+                if let Some(eni) = cloud.address(&aws.eip_allocation_id)?.network_interface_id {
+                    let holder = enis
+                        .iter()
+                        .find(|e| e.id == eni)
+                        .and_then(|e| e.node.clone());
+                    status.holder = Some(
+                        holder
+                            .unwrap_or_else(|| format!("{eni} (not a hakit ENI of this cluster)")),
+                    );
+                }
+                Ok(())
+            })();
+            if let Err(e) = result {
+                status.error = Some(format!("{e:#}"));
+            }
+            status
+        }
+    };
+    let status = Status {
+        cluster: cluster.name.clone(),
+        node: node.clone(),
+        mode: cluster.mode.name(),
+        vrrp_state: if master { "master" } else { "not-master" },
+        last_notified_state: last_notified(&cluster, &node),
+        address,
+        proxy: ProxyStatus {
+            service: profile.service.clone(),
+            port,
+            accepting,
+        },
+        last_failover: crate::notify::last_failover(&cluster),
+    };
+    match args.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&status)?),
+        Output::Text => {
+            println!(
+                "cluster {} node {} ({})",
+                status.cluster, status.node, status.mode
+            );
+            println!(
+                "  vrrp: {} (last notified: {})",
+                status.vrrp_state,
+                status.last_notified_state.as_deref().unwrap_or("none")
+            );
+            let a = &status.address;
+            println!(
+                "  address {}: held by {}",
+                a.address,
+                a.holder.as_deref().unwrap_or("nobody")
+            );
+            if let Some(eni) = &a.eni {
+                println!(
+                    "  eni: {eni} ({})",
+                    a.eni_attachment.as_deref().unwrap_or("not attached")
+                );
+            }
+            if let Some(e) = &a.error {
+                println!("  error: {e}");
+            }
+            println!(
+                "  proxy {} on :{}: {}",
+                status.proxy.service,
+                status.proxy.port,
+                if status.proxy.accepting {
+                    "accepting connections"
+                } else {
+                    "NOT accepting connections"
+                }
+            );
+            println!(
+                "  last failover: {}",
+                status.last_failover.as_deref().unwrap_or("none recorded")
+            );
+        }
+    }
+    Ok(())
+}
