@@ -154,6 +154,7 @@ fn kind_name(kind: FileKind) -> &'static str {
     match kind {
         FileKind::KeepalivedConf => "keepalived config",
         FileKind::NotifyScript => "notify script",
+        FileKind::ReconcileScript => "reconcile script",
         FileKind::CheckScript => "health check",
         FileKind::ProxyConfig => "proxy config",
     }

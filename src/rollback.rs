@@ -105,6 +105,19 @@ pub fn rollback(
     Ok(report)
 }
 
+/// Files hakit (or the proxy it configured) creates while running, in directories setup
+/// created: notify's lock and sequence files, the failover log, stale unix sockets.
+pub const RUNTIME_FILES: &[&str] = &["notify.lock", "notify.seq", "failover.log"];
+
+fn remove_runtime_files(host: &dyn Host, dir: &Path) -> anyhow::Result<()> {
+    for (name, socket) in host.list_dir(dir)? {
+        if socket || RUNTIME_FILES.contains(&name.as_str()) {
+            host.remove_file(&dir.join(&name))?;
+        }
+    }
+    Ok(())
+}
+
 fn needs(cloud: Option<&dyn Cloud>) -> anyhow::Result<&dyn Cloud> {
     cloud.ok_or_else(|| anyhow::anyhow!("needs EC2 access (run rollback where the instance role or AWS credentials are available)"))
 }
@@ -133,6 +146,13 @@ fn undo(
                     .collect(),
             };
             for id in ids {
+                // An Elastic IP that failed over to this ENI after setup goes with it:
+                // disassociated, never released.
+                for address in cloud.addresses_on(&id)? {
+                    if let Some(association) = &address.association_id {
+                        cloud.disassociate_eip(association)?;
+                    }
+                }
                 cloud.detach_eni(&id)?;
                 cloud.delete_eni(&id)?;
             }
@@ -167,6 +187,7 @@ fn undo(
             Ok(())
         }
         Undo::RemoveDir { path } => {
+            remove_runtime_files(host, path)?;
             if !host.remove_dir_if_empty(path)? {
                 bail!(
                     "{} is not empty (files hakit did not write are in it); left in place",

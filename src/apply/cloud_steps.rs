@@ -171,8 +171,17 @@ pub fn configure_eni(
         .as_ref()
         .and_then(|a| a.device_index)
         .unwrap_or(1);
-    let interface = host.interface_by_mac(&mac)?.with_context(|| {
-        format!("no network interface with MAC {mac} (ENI {}) appeared on this host; check `ip link` and that the ENI is attached to this instance", eni.id)
+    // The interface appears shortly after the attach (udev hotplug): wait for it, bounded.
+    let mut found = host.interface_by_mac(&mac)?;
+    for _ in 0..150 {
+        if found.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        found = host.interface_by_mac(&mac)?;
+    }
+    let interface = found.with_context(|| {
+        format!("no network interface with MAC {mac} (ENI {}) appeared on this host within 15 s; check `ip link` and that the ENI is attached to this instance", eni.id)
     })?;
     let config = InterfaceConfig::new(
         &interface,

@@ -24,10 +24,10 @@ pub fn facts(cluster: &Cluster, node: &str) -> anyhow::Result<NodeFacts> {
 
 /// The EC2 client for the cluster's region (or the instance's, or the SDK's default chain).
 pub fn ec2(cluster: &Cluster, facts: Option<&NodeFacts>) -> anyhow::Result<Ec2Cloud> {
-    let region = match &cluster.mode {
-        Mode::AwsEip(aws) => aws.region.clone(),
-        Mode::L2Vip(_) => None,
-    }
-    .or_else(|| facts.map(|f| f.region.clone()));
-    Ok(Ec2Cloud::new(region, Limits::default())?)
+    let (region, endpoint) = match &cluster.mode {
+        Mode::AwsEip(aws) => (aws.region.clone(), aws.endpoint_url.clone()),
+        Mode::L2Vip(_) => (None, None),
+    };
+    let region = region.or_else(|| facts.map(|f| f.region.clone()));
+    Ok(Ec2Cloud::new(region, endpoint, Limits::default())?)
 }

@@ -6,11 +6,11 @@ use crate::config::{self, Cluster, Mode};
 use crate::exit::UsageError;
 use crate::notify::{self, Serializer, State};
 use anyhow::Context;
-use hakit_cloud::{Cloud, Ec2Cloud, Limits};
+use hakit_cloud::{Cloud, Ec2Cloud};
 
 fn cloud_for(cluster: &Cluster) -> anyhow::Result<Option<Ec2Cloud>> {
     match &cluster.mode {
-        Mode::AwsEip(aws) => Ok(Some(Ec2Cloud::new(aws.region.clone(), Limits::default())?)),
+        Mode::AwsEip(_) => Ok(Some(super::aws::ec2(cluster, None)?)),
         Mode::L2Vip(_) => Ok(None),
     }
 }
@@ -58,18 +58,16 @@ pub fn run(args: NotifyArgs) -> anyhow::Result<()> {
     };
     let serializer = Serializer::new(&cluster.paths.state_dir)?;
     let ticket = serializer.enter()?;
-    let cloud = if state == State::Master {
-        cloud_for(&cluster)?
-    } else {
-        None
-    };
-    let result = notify::transition(
-        &cluster,
-        &node,
-        state,
-        cloud.as_ref().map(|c| c as &dyn Cloud),
-        &ticket,
-    );
+    let result = cloud_for(&cluster).and_then(|cloud| {
+        notify::transition(
+            &cluster,
+            &node,
+            state,
+            cloud.as_ref().map(|c| c as &dyn Cloud),
+            &ticket,
+            args.reconcile,
+        )
+    });
     let quiet = args.reconcile && matches!(&result, Ok(o) if o.action == "already-ours");
     if !quiet {
         let line = notify::log_line(&cluster, &node, &result);

@@ -43,6 +43,10 @@ pub struct Aws {
     pub region: Option<String>,
     pub security_group_ids: Vec<String>,
     pub source_dest_check: bool,
+    /// EC2 endpoint override (a VPC interface endpoint, or a lab's emulator).
+    pub endpoint_url: Option<String>,
+    /// Seconds between `hakit notify --reconcile` runs on each node; 0 turns it off.
+    pub reconcile_interval: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

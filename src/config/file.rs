@@ -55,6 +55,10 @@ pub struct AwsFile {
     pub security_group_ids: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_dest_check: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconcile_interval: Option<f64>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]

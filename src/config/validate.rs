@@ -211,6 +211,18 @@ fn aws(file: &ClusterFile, issues: &mut Issues) -> Option<Aws> {
             ok = false;
         }
     }
+    if let Some(url) = aws.endpoint_url.as_deref() {
+        if !(url.starts_with("https://") || url.starts_with("http://"))
+            || url.contains(char::is_whitespace)
+        {
+            issues.push(
+                "aws.endpoint_url",
+                format!("{url:?} is not an http(s) URL"),
+                "use a URL like \"https://ec2.eu-west-1.amazonaws.com\", or remove it",
+            );
+            ok = false;
+        }
+    }
     for (i, sg) in aws.security_group_ids.iter().enumerate() {
         if !is_aws_id(sg, "sg-") {
             issues.push(
@@ -221,11 +233,23 @@ fn aws(file: &ClusterFile, issues: &mut Issues) -> Option<Aws> {
             ok = false;
         }
     }
+    let reconcile_interval = match aws.reconcile_interval.unwrap_or(5.0) {
+        0.0 => 0,
+        v => match whole_seconds("aws.reconcile_interval", v, 2, 3600, issues) {
+            Some(v) => v,
+            None => {
+                ok = false;
+                0
+            }
+        },
+    };
     ok.then(|| Aws {
         eip_allocation_id: allocation,
         region: aws.region.clone(),
         security_group_ids: aws.security_group_ids.clone(),
         source_dest_check: aws.source_dest_check.unwrap_or(true),
+        endpoint_url: aws.endpoint_url.clone(),
+        reconcile_interval,
     })
 }
 

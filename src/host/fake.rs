@@ -106,6 +106,19 @@ impl Host for FakeHost {
         Ok(())
     }
 
+    fn list_dir(&self, path: &Path) -> anyhow::Result<Vec<(String, bool)>> {
+        let state = self.state.borrow();
+        let files = state.files.keys().filter(|f| f.parent() == Some(path));
+        let dirs = state.dirs.iter().filter(|d| d.parent() == Some(path));
+        Ok(files
+            .chain(dirs)
+            .filter_map(|p| {
+                p.file_name()
+                    .map(|n| (n.to_string_lossy().into_owned(), false))
+            })
+            .collect())
+    }
+
     fn remove_dir_if_empty(&self, path: &Path) -> anyhow::Result<bool> {
         self.op("rmdir", path.display().to_string())?;
         let mut state = self.state.borrow_mut();

@@ -36,6 +36,8 @@ pub trait Host {
     fn remove_file(&self, path: &Path) -> anyhow::Result<()>;
     fn is_dir(&self, path: &Path) -> bool;
     fn create_dir(&self, path: &Path, mode: u32) -> anyhow::Result<()>;
+    /// Names of the entries of a directory, each with whether it is a unix socket.
+    fn list_dir(&self, path: &Path) -> anyhow::Result<Vec<(String, bool)>>;
     /// Remove an empty directory; a directory someone else put files in stays.
     fn remove_dir_if_empty(&self, path: &Path) -> anyhow::Result<bool>;
     fn user_exists(&self, name: &str) -> anyhow::Result<bool>;

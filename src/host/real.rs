@@ -144,6 +144,22 @@ impl Host for RealHost {
             .with_context(|| format!("chmod {mode:o} {}", path.display()))
     }
 
+    fn list_dir(&self, path: &Path) -> anyhow::Result<Vec<(String, bool)>> {
+        use std::os::unix::fs::FileTypeExt;
+        let entries = match fs::read_dir(path) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => return Err(e).with_context(|| format!("listing {}", path.display())),
+        };
+        Ok(entries
+            .flatten()
+            .map(|e| {
+                let socket = e.file_type().map(|t| t.is_socket()).unwrap_or(false);
+                (e.file_name().to_string_lossy().into_owned(), socket)
+            })
+            .collect())
+    }
+
     fn remove_dir_if_empty(&self, path: &Path) -> anyhow::Result<bool> {
         match fs::remove_dir(path) {
             Ok(()) => Ok(true),

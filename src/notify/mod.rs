@@ -10,7 +10,7 @@ pub use serial::{Serializer, Ticket};
 use crate::clock::utc_now;
 use crate::config::{Cluster, Mode};
 use anyhow::{bail, Context};
-use hakit_cloud::{Cloud, Eni};
+use hakit_cloud::{Cloud, Eni, TAG_STATE};
 use serde::Serialize;
 use std::io::Write;
 use std::time::Instant;
@@ -47,33 +47,42 @@ pub struct Outcome {
 
 /// This node's dedicated ENI, found by its tags.
 pub fn own_eni(cloud: &dyn Cloud, cluster: &str, node: &str) -> anyhow::Result<Eni> {
-    let mut enis = cloud.find_enis(cluster, Some(node))?;
-    match enis.len() {
-        0 => bail!("no hakit ENI tagged hakit:cluster={cluster}, hakit:node={node}: run `hakit setup` on this node first"),
-        1 => Ok(enis.remove(0)),
-        _ => {
-            // Prefer the attached one; several attached means a half-done setup.
-            let attached: Vec<Eni> = enis.iter().filter(|e| e.attachment.is_some()).cloned().collect();
-            if attached.len() == 1 {
-                Ok(attached.into_iter().next().context("attached ENI")?)
-            } else {
-                bail!(
-                    "{} ENIs are tagged for node {node} ({}): run `hakit rollback` and `hakit setup` on this node",
-                    enis.len(),
-                    enis.iter().map(|e| e.id.as_str()).collect::<Vec<_>>().join(", ")
-                )
-            }
-        }
+    pick_own(&cloud.find_enis(cluster, Some(node))?, cluster, node)
+}
+
+/// The one ENI of `node` among `enis` (the attached one if a half-done setup left several).
+fn pick_own(enis: &[Eni], cluster: &str, node: &str) -> anyhow::Result<Eni> {
+    let mine: Vec<&Eni> = enis
+        .iter()
+        .filter(|e| e.node.as_deref() == Some(node))
+        .collect();
+    let attached: Vec<&Eni> = mine
+        .iter()
+        .copied()
+        .filter(|e| e.attachment.is_some())
+        .collect();
+    match (mine.as_slice(), attached.as_slice()) {
+        ([], _) => bail!("no hakit ENI tagged hakit:cluster={cluster}, hakit:node={node}: run `hakit setup` on this node first"),
+        ([one], _) | (_, [one]) => Ok((*one).clone()),
+        _ => bail!(
+            "{} ENIs are tagged for node {node} ({}): run `hakit rollback` and `hakit setup` on this node",
+            mine.len(),
+            mine.iter().map(|e| e.id.as_str()).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 
-/// Handle one transition. `ticket` says whether a later transition has superseded this one.
+/// Handle one transition. `ticket` says whether a later transition has superseded this
+/// one. With `reconcile`, a master leaves the address with another node that also reports
+/// itself master (a VRRP split brain), so the address changes hands at most once; once
+/// that node reports backup, the next reconcile takes it back.
 pub fn transition(
     cluster: &Cluster,
     node: &str,
     state: State,
     cloud: Option<&dyn Cloud>,
     ticket: &Ticket,
+    reconcile: bool,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let outcome = |action, eni: Option<String>, holder: Option<String>| Outcome {
@@ -87,30 +96,40 @@ pub fn transition(
         // keepalived itself moves the VIP in l2-vip mode.
         return Ok(outcome("logged", None, None));
     };
-    if state != State::Master {
-        return Ok(outcome("left-alone", None, None));
-    }
     if ticket.superseded()? {
         return Ok(outcome("superseded", None, None));
     }
     let cloud = cloud.context("aws-eip mode needs EC2 access")?;
-    let eni = own_eni(cloud, &cluster.name, node)?;
+    let enis = cloud.find_enis(&cluster.name, None)?;
+    let eni = pick_own(&enis, &cluster.name, node)?;
+    // Every node reports its VRRP state on its own ENI; reconcile on the master reads it.
+    let report = |eni: &Eni| cloud.tag_eni(&eni.id, TAG_STATE, state.as_str());
+    if state != State::Master {
+        report(&eni)?;
+        return Ok(outcome("left-alone", Some(eni.id), None));
+    }
     let before = cloud.address(&aws.eip_allocation_id)?;
-    if before.network_interface_id.as_deref() == Some(eni.id.as_str()) {
-        return Ok(outcome(
-            "already-ours",
-            Some(eni.id),
-            before.network_interface_id,
-        ));
+    let holder = before.network_interface_id.clone();
+    if holder.as_deref() == Some(eni.id.as_str()) {
+        if eni.state.as_deref() != Some("master") {
+            report(&eni)?;
+        }
+        return Ok(outcome("already-ours", Some(eni.id), holder));
+    }
+    if reconcile {
+        let other_master = enis.iter().find(|e| {
+            Some(e.id.as_str()) == holder.as_deref() && e.state.as_deref() == Some("master")
+        });
+        if let Some(other) = other_master {
+            let who = other.node.clone().unwrap_or_else(|| other.id.clone());
+            return Ok(outcome("held-by-another-master", Some(eni.id), Some(who)));
+        }
     }
     if ticket.superseded()? {
-        return Ok(outcome(
-            "superseded",
-            Some(eni.id),
-            before.network_interface_id,
-        ));
+        return Ok(outcome("superseded", Some(eni.id), holder));
     }
     let after = cloud.associate_eip(&aws.eip_allocation_id, &eni.id)?;
+    report(&eni)?;
     Ok(outcome(
         "associated",
         Some(eni.id),

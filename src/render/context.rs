@@ -32,6 +32,8 @@ pub struct Context {
     pub vip: Option<Vip>,
     pub marker_address: String,
     pub notify_script: PathBuf,
+    /// aws-eip mode with a reconcile interval: the periodic `hakit notify --reconcile`.
+    pub reconcile: Option<ReconcileInfo>,
     pub cluster_file: PathBuf,
     pub paths: Paths,
     pub secrets: SecretValues,
@@ -51,6 +53,14 @@ pub struct CheckInfo {
     pub path: PathBuf,
     pub user: String,
     pub template: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReconcileInfo {
+    pub path: PathBuf,
+    pub interval: u32,
+    /// The wrapper's own limit, below keepalived's so the script always exits 0 in time.
+    pub timeout: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -132,6 +142,14 @@ pub fn build(cluster: &Cluster, target: &Target, profile: &Profile, secrets: &Se
         vip,
         marker_address: cluster.vrrp.marker_address().to_string(),
         notify_script: paths.script_dir.join("notify.sh"),
+        reconcile: match &cluster.mode {
+            Mode::AwsEip(aws) if aws.reconcile_interval > 0 => Some(ReconcileInfo {
+                path: paths.script_dir.join("reconcile.sh"),
+                interval: aws.reconcile_interval,
+                timeout: aws.reconcile_interval.saturating_sub(1).max(1),
+            }),
+            _ => None,
+        },
         cluster_file: paths.cluster_file(),
         paths,
         secrets: SecretValues {

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 pub enum FileKind {
     KeepalivedConf,
     NotifyScript,
+    ReconcileScript,
     CheckScript,
     ProxyConfig,
 }
@@ -85,6 +86,17 @@ pub fn render(input: &RenderInput<'_>) -> anyhow::Result<Vec<RenderedFile>> {
         validate: vec![],
         contents: render("notify.sh.j2")?,
     });
+    if let Some(reconcile) = &ctx.reconcile {
+        files.push(RenderedFile {
+            path: reconcile.path.clone(),
+            kind: FileKind::ReconcileScript,
+            mode: 0o700,
+            owner: "root".into(),
+            group: "root".into(),
+            validate: vec![],
+            contents: render("reconcile.sh.j2")?,
+        });
+    }
     for check in &ctx.checks {
         // Scripts keepalived runs as keepalived_script: readable and executable by its group,
         // writable only by root (keepalived's script security checks this).

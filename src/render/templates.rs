@@ -12,6 +12,10 @@ const EMBEDDED: &[(&str, &str)] = &[
     ),
     ("notify.sh.j2", include_str!("../../templates/notify.sh.j2")),
     (
+        "reconcile.sh.j2",
+        include_str!("../../templates/reconcile.sh.j2"),
+    ),
+    (
         "check_tcp.sh.j2",
         include_str!("../../templates/check_tcp.sh.j2"),
     ),

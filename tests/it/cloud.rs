@@ -457,3 +457,35 @@ fn status_reports_the_holder_the_eni_and_the_last_failover() {
         "{status}"
     );
 }
+
+#[test]
+fn reconcile_leaves_the_address_with_another_master_until_it_reports_backup() {
+    if !must_run_privileged("reconcile during a split brain (adds a link-local marker to lo)") {
+        return;
+    }
+    let Some(moto) = Moto::start() else { return };
+    let world = prepare(&moto.endpoint);
+    let c = cloud(&moto.endpoint);
+    let enis = attached_enis(&c, &world, "split");
+    let lab = notify_lab(&moto.endpoint, &world, "split", 252);
+    let holder = || eip_state(&moto.endpoint, &world.allocation_id).1;
+    assert!(notify(&lab, &["--node", "n2", "master"]).status.success());
+    assert_eq!(holder().as_deref(), Some(enis[1].as_str()));
+    let _marker = Marker::add(252);
+    // n1 also believes it is master (split brain): it must not take the address back.
+    let out = notify(&lab, &["--node", "n1", "--reconcile", "--output", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let outcome: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(outcome["action"], "held-by-another-master", "{outcome}");
+    assert_eq!(
+        holder().as_deref(),
+        Some(enis[1].as_str()),
+        "the address changed hands only once"
+    );
+    // The link heals, n2 steps down and reports it: the next reconcile on n1 takes it.
+    assert!(notify(&lab, &["--node", "n2", "backup"]).status.success());
+    assert!(notify(&lab, &["--node", "n1", "--reconcile"])
+        .status
+        .success());
+    assert_eq!(holder().as_deref(), Some(enis[0].as_str()));
+}

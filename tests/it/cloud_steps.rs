@@ -218,7 +218,7 @@ fn configure_eni_interface() {
             .expect("find")[0];
         let ip = eni.private_ip.clone().expect("ip");
         assert!(
-            calls.contains(&format!("ip addr replace {ip}/24 dev ens6")),
+            calls.contains(&format!("ip addr replace {ip}/26 dev ens6")),
             "{calls}"
         );
         assert!(

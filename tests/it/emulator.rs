@@ -12,6 +12,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub const REGION: &str = "us-east-1";
+/// The emulated VPC lives in TEST-NET-1: one subnet per node, in two AZs.
+pub const SUBNETS: [(&str, &str); 2] = [
+    ("192.0.2.64/26", "us-east-1a"),
+    ("192.0.2.128/26", "us-east-1b"),
+];
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -90,6 +95,11 @@ pub fn sdk_client(rt: &tokio::runtime::Runtime, endpoint: &str) -> hakit_cloud::
             .region(hakit_cloud::sdk_config::Region::new(REGION))
             .endpoint_url(endpoint)
             .credentials_provider(creds)
+            .timeout_config(
+                hakit_cloud::sdk_config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(std::time::Duration::from_secs(15))
+                    .build(),
+            )
             .load(),
     );
     hakit_cloud::sdk::Client::new(&conf)
@@ -103,7 +113,7 @@ pub fn prepare(endpoint: &str) -> World {
     rt.block_on(async {
         let vpc = ec2
             .create_vpc()
-            .cidr_block("10.0.0.0/16")
+            .cidr_block("192.0.2.0/24")
             .send()
             .await
             .expect("vpc");
@@ -126,7 +136,7 @@ pub fn prepare(endpoint: &str) -> World {
             .to_string();
         let mut subnets = Vec::new();
         let mut instances = Vec::new();
-        for (cidr, az) in [("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b")] {
+        for (cidr, az) in SUBNETS {
             let s = ec2
                 .create_subnet()
                 .vpc_id(&vpc)

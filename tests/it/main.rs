@@ -5,6 +5,7 @@ mod cli;
 mod cloud;
 mod cloud_steps;
 mod common;
+mod e2e;
 mod emulator;
 mod journal_steps;
 mod keepalived_rules;

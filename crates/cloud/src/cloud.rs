@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 pub const TAG_CLUSTER: &str = "hakit:cluster";
 pub const TAG_NODE: &str = "hakit:node";
 pub const TAG_RUN: &str = "hakit:run";
+/// The VRRP state the node last reported through `hakit notify`.
+pub const TAG_STATE: &str = "hakit:state";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
@@ -21,6 +23,8 @@ pub struct Eni {
     pub id: String,
     /// The `hakit:node` tag.
     pub node: Option<String>,
+    /// The `hakit:state` tag: the VRRP state this node last reported.
+    pub state: Option<String>,
     pub mac: Option<String>,
     pub private_ip: Option<String>,
     pub subnet_id: Option<String>,
@@ -62,8 +66,12 @@ pub trait Cloud {
     fn address(&self, allocation_id: &str) -> Result<Address, CloudError>;
     /// Associate with reassociation allowed, then read back until EC2 shows it on `eni_id`.
     fn associate_eip(&self, allocation_id: &str, eni_id: &str) -> Result<Address, CloudError>;
+    /// Elastic IPs currently associated with an ENI.
+    fn addresses_on(&self, eni_id: &str) -> Result<Vec<Address>, CloudError>;
     /// Disassociate (never release). A missing association is already gone.
     fn disassociate_eip(&self, association_id: &str) -> Result<(), CloudError>;
+    /// Set one tag on an ENI (hakit's own; used for `hakit:state`).
+    fn tag_eni(&self, eni_id: &str, key: &str, value: &str) -> Result<(), CloudError>;
     /// Ask EC2 with DryRun whether this identity may call `action`; `Ok(true)` when allowed.
     fn may(
         &self,

@@ -3,7 +3,7 @@
 //! overall operation timeout; waits for eventual consistency are bounded polls.
 
 use crate::cloud::{
-    Action, Address, Attachment, Cloud, Eni, NewEni, TAG_CLUSTER, TAG_NODE, TAG_RUN,
+    Action, Address, Attachment, Cloud, Eni, NewEni, TAG_CLUSTER, TAG_NODE, TAG_RUN, TAG_STATE,
 };
 use crate::error::CloudError;
 use aws_config::retry::RetryConfig;
@@ -62,15 +62,19 @@ fn non_empty(s: Option<&str>) -> Option<String> {
     s.filter(|s| !s.is_empty()).map(str::to_string)
 }
 
+fn tag(n: &NetworkInterface, key: &str) -> Option<String> {
+    n.tag_set()
+        .iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value())
+        .map(str::to_string)
+}
+
 fn eni_from(n: &NetworkInterface) -> Eni {
     Eni {
         id: n.network_interface_id().unwrap_or_default().to_string(),
-        node: n
-            .tag_set()
-            .iter()
-            .find(|t| t.key() == Some(TAG_NODE))
-            .and_then(|t| t.value())
-            .map(str::to_string),
+        node: tag(n, TAG_NODE),
+        state: tag(n, TAG_STATE),
         mac: n.mac_address().map(str::to_string),
         private_ip: n.private_ip_address().map(str::to_string),
         subnet_id: n.subnet_id().map(str::to_string),
@@ -89,19 +93,30 @@ fn eni_from(n: &NetworkInterface) -> Eni {
 impl Ec2Cloud {
     /// A client for `region` (or the SDK's default chain: `AWS_REGION`, profile, IMDS), with
     /// credentials from the default chain and `AWS_ENDPOINT_URL[_EC2]` honoured.
-    pub fn new(region: Option<String>, limits: Limits) -> Result<Self, CloudError> {
-        Self::build(region, None, limits)
+    /// `endpoint` overrides the EC2 endpoint (a VPC endpoint, or a lab's emulator).
+    pub fn new(
+        region: Option<String>,
+        endpoint: Option<String>,
+        limits: Limits,
+    ) -> Result<Self, CloudError> {
+        Self::build(region, endpoint, false, limits)
     }
 
     /// The same client against an explicit endpoint with static credentials: for an EC2
     /// emulator without touching the process environment.
     pub fn with_endpoint(endpoint: &str, region: &str, limits: Limits) -> Result<Self, CloudError> {
-        Self::build(Some(region.to_string()), Some(endpoint.to_string()), limits)
+        Self::build(
+            Some(region.to_string()),
+            Some(endpoint.to_string()),
+            true,
+            limits,
+        )
     }
 
     fn build(
         region: Option<String>,
         endpoint: Option<String>,
+        static_credentials: bool,
         limits: Limits,
     ) -> Result<Self, CloudError> {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -124,6 +139,9 @@ impl Ec2Cloud {
             loader = loader.region(aws_config::Region::new(region));
         }
         if let Some(endpoint) = endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        if static_credentials {
             let creds = aws_sdk_ec2::config::Credentials::new(
                 "emulator",
                 "emulator",
@@ -131,7 +149,7 @@ impl Ec2Cloud {
                 None,
                 "hakit-static",
             );
-            loader = loader.endpoint_url(endpoint).credentials_provider(creds);
+            loader = loader.credentials_provider(creds);
         }
         let config = rt.block_on(loader.load());
         if config.region().is_none() {
@@ -433,6 +451,35 @@ impl Cloud for Ec2Cloud {
         })
     }
 
+    fn addresses_on(&self, eni_id: &str) -> Result<Vec<Address>, CloudError> {
+        let op = format!("listing the Elastic IPs on {eni_id}");
+        let out = self
+            .rt
+            .block_on(
+                self.client
+                    .describe_addresses()
+                    .filters(
+                        Filter::builder()
+                            .name("network-interface-id")
+                            .values(eni_id)
+                            .build(),
+                    )
+                    .send(),
+            )
+            .map_err(|e| sdk_err(&op, e))?;
+        Ok(out
+            .addresses()
+            .iter()
+            .filter(|a| a.network_interface_id() == Some(eni_id))
+            .map(|a| Address {
+                allocation_id: a.allocation_id().unwrap_or_default().to_string(),
+                public_ip: non_empty(a.public_ip()),
+                association_id: non_empty(a.association_id()),
+                network_interface_id: non_empty(a.network_interface_id()),
+            })
+            .collect())
+    }
+
     fn disassociate_eip(&self, association_id: &str) -> Result<(), CloudError> {
         let op = format!("disassociating {association_id}");
         match self.rt.block_on(
@@ -451,6 +498,20 @@ impl Cloud for Ec2Cloud {
                 }
             }
         }
+    }
+
+    fn tag_eni(&self, eni_id: &str, key: &str, value: &str) -> Result<(), CloudError> {
+        let op = format!("tagging {eni_id} with {key}={value}");
+        self.rt
+            .block_on(
+                self.client
+                    .create_tags()
+                    .resources(eni_id)
+                    .tags(Tag::builder().key(key).value(value).build())
+                    .send(),
+            )
+            .map_err(|e| sdk_err(&op, e))?;
+        Ok(())
     }
 
     fn may(

@@ -7,7 +7,9 @@ mod ec2;
 mod error;
 mod imds;
 
-pub use cloud::{Action, Address, Attachment, Cloud, Eni, NewEni, TAG_CLUSTER, TAG_NODE, TAG_RUN};
+pub use cloud::{
+    Action, Address, Attachment, Cloud, Eni, NewEni, TAG_CLUSTER, TAG_NODE, TAG_RUN, TAG_STATE,
+};
 pub use ec2::{Ec2Cloud, Limits};
 pub use error::CloudError;
 pub use imds::{Imds, NodeFacts, DEFAULT_ENDPOINT};

@@ -1,0 +1,803 @@
+//! End to end, in network namespaces this test creates and always removes: a bridge, two
+//! nodes (real keepalived, real HAProxy, `hakit setup` run in each, IMDS at
+//! 169.254.169.254 inside each node serving its identity and instance-role credentials), an
+//! `aws` host running moto's EC2 server and the lab's database, and a client. Addresses are
+//! TEST-NET-1 (192.0.2.0/24). A hotplug helper plays the hypervisor: an ENI attached in
+//! the emulator appears in the node as an interface with its MAC.
+//!
+//! Scenarios: setup puts the Elastic IP on n1; SIGKILL of n1's keepalived (node death)
+//! moves it to n2; n1 back with nopreempt leaves it there; killing n2's proxy moves it
+//! back; a VRRP split brain moves it at most once and heals to one master holding it;
+//! rollback leaves no ENI, the allocation unassociated and the node trees as they were.
+//! Then the l2-vip mode: the VIP moves and the client still connects.
+
+use crate::common::{must_run_privileged, require_tool, TEST_SECRETS};
+use crate::emulator::{eip_state, prepare, runtime, sdk_client, World, REGION};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const AWS_IP: &str = "192.0.2.2";
+const CLIENT_IP: &str = "192.0.2.200";
+const NODE_IPS: [&str; 2] = ["192.0.2.11", "192.0.2.12"];
+/// No helper outlives this, even if the test process dies without cleaning up.
+const LIFETIME_S: &str = "900";
+
+fn e2e_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e")
+}
+
+fn ok(out: Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn sh(args: &[&str]) -> Output {
+    Command::new(args[0])
+        .args(&args[1..])
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn")
+}
+
+/// A network namespace, removed with everything running in it on drop.
+struct Netns(String);
+
+impl Netns {
+    fn add(name: String) -> Netns {
+        let _ = sh(&["ip", "netns", "del", &name]);
+        ok(sh(&["ip", "netns", "add", &name]), "ip netns add");
+        let ns = Netns(name);
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    fn ip(&self, args: &[&str]) -> String {
+        let mut argv = vec!["ip", "-n", &self.0];
+        argv.extend_from_slice(args);
+        ok(sh(&argv), &argv.join(" "))
+    }
+
+    fn exec(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.0])
+            .args(args)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn spawn(&self, args: &[&str], log: &Path) -> Daemon {
+        let file = std::fs::File::create(log).expect("log file");
+        let child = self
+            .exec(args)
+            .stdout(file.try_clone().expect("dup"))
+            .stderr(file)
+            .spawn()
+            .expect("spawn in namespace");
+        Daemon(child)
+    }
+
+    fn pids(&self) -> Vec<String> {
+        String::from_utf8_lossy(&sh(&["ip", "netns", "pids", &self.0]).stdout)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for pid in self.pids() {
+            let _ = sh(&["kill", "-9", &pid]);
+        }
+        let _ = sh(&["ip", "netns", "del", &self.0]);
+    }
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if check() {
+            return start.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out after {timeout:?} waiting for {what}");
+}
+
+struct Node {
+    name: &'static str,
+    ns: Netns,
+    root: PathBuf,
+    config: PathBuf,
+    keepalived: Option<Daemon>,
+    haproxy: Option<Daemon>,
+}
+
+impl Node {
+    fn start_haproxy(&mut self) {
+        let cfg = self.root.join("etc/haproxy/haproxy.cfg");
+        self.haproxy = Some(self.ns.spawn(
+            &["haproxy", "-db", "-f", &cfg.display().to_string()],
+            &self.root.join("haproxy.log"),
+        ));
+    }
+
+    fn start_keepalived(&mut self) {
+        let r = self.root.display().to_string();
+        // A SIGKILLed keepalived leaves its pid files behind.
+        for pid in ["k.pid", "v.pid", "c.pid"] {
+            let _ = std::fs::remove_file(self.root.join(pid));
+        }
+        let conf = format!("{r}/etc/keepalived/keepalived.conf");
+        let args = [
+            "keepalived",
+            "-n",
+            "-l",
+            "-D",
+            "--vrrp",
+            "-f",
+            &conf,
+            "-p",
+            &format!("{r}/k.pid"),
+            "-r",
+            &format!("{r}/v.pid"),
+            "-c",
+            &format!("{r}/c.pid"),
+        ];
+        self.keepalived = Some(self.ns.spawn(&args, &self.root.join("keepalived.log")));
+    }
+
+    /// SIGKILL every keepalived process of this node at once: a dead node sends no
+    /// priority-0 advert.
+    fn kill_keepalived(&mut self) {
+        let pids: Vec<String> = self
+            .ns
+            .pids()
+            .into_iter()
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|c| c.trim() == "keepalived")
+            })
+            .collect();
+        // Freeze first so the VRRP child cannot react to its parent's death (it would send
+        // a priority-0 advert, which is a graceful resignation, not a death).
+        let mut stop = vec!["kill", "-STOP"];
+        stop.extend(pids.iter().map(String::as_str));
+        let _ = sh(&stop);
+        let mut kill = vec!["kill", "-KILL"];
+        kill.extend(pids.iter().map(String::as_str));
+        let _ = sh(&kill);
+        if let Some(mut d) = self.keepalived.take() {
+            let _ = d.0.wait();
+        }
+    }
+
+    fn stop_keepalived(&mut self) {
+        if let Some(mut d) = self.keepalived.take() {
+            let _ = sh(&["kill", "-TERM", &d.0.id().to_string()]);
+            let _ = d.0.wait();
+        }
+    }
+
+    fn kill_haproxy(&mut self) {
+        self.haproxy = None;
+    }
+
+    fn hakit(&self, args: &[&str]) -> Output {
+        self.ns
+            .exec(&[env!("CARGO_BIN_EXE_hakit")])
+            .args(args)
+            .output()
+            .expect("hakit")
+    }
+
+    /// Whether `hakit notify` logged a line containing `needle` on this node.
+    fn notified(&self, needle: &str) -> bool {
+        std::fs::read_to_string(self.root.join("var/log/hakit/failover.log"))
+            .is_ok_and(|t| t.contains(needle))
+    }
+
+    fn holds_marker(&self, addr: &str) -> bool {
+        self.ns
+            .ip(&["-o", "-4", "addr", "show"])
+            .contains(&format!(" {addr}/"))
+    }
+}
+
+struct Lab {
+    dir: PathBuf,
+    endpoint: String,
+    world: World,
+    nodes: Vec<Node>,
+    client: Netns,
+    _daemons: Vec<Daemon>,
+    _aws: Netns,
+    _bridge: Netns,
+}
+
+/// Every file under `root`: path -> sha256 (mode included).
+fn tree(root: &Path) -> BTreeMap<PathBuf, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let meta = std::fs::symlink_metadata(&path).expect("stat");
+            let rel = path.strip_prefix(root).expect("under").to_path_buf();
+            if meta.is_dir() {
+                stack.push(path);
+                out.insert(rel, "dir".into());
+            } else if meta.is_file() {
+                let h: String = Sha256::digest(std::fs::read(&path).expect("read"))
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                out.insert(rel, format!("{:o} {h}", meta.permissions().mode() & 0o7777));
+            }
+        }
+    }
+    out
+}
+
+fn secure_dir(path: &Path) {
+    std::fs::create_dir_all(path).expect("mkdir");
+    let mut d = Some(path);
+    while let Some(p) = d {
+        if p.starts_with(env!("CARGO_TARGET_TMPDIR")) {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        d = p.parent();
+    }
+}
+
+/// Namespace and interface prefix: unique per test process and per lab, so the two labs can
+/// run at the same time (interface names stay within 15 characters).
+fn prefix(lab: &str) -> String {
+    format!("hk{}{}", std::process::id() % 10_000, &lab[..1])
+}
+
+/// Namespaces, bridge, the aws host (moto + database), the client, and two empty nodes.
+fn build_network(dir: &Path, lab: &str) -> (Netns, Netns, Netns, Vec<Netns>, Vec<Daemon>, String) {
+    let p = prefix(lab);
+    let bridge = Netns::add(format!("{p}-br"));
+    bridge.ip(&["link", "add", "br0", "type", "bridge"]);
+    bridge.ip(&["link", "set", "br0", "up"]);
+    // The VPC router: the first address of each node subnet, for the ENIs' own tables.
+    for gw in ["192.0.2.65/24", "192.0.2.129/24"] {
+        bridge.ip(&["addr", "add", gw, "dev", "br0"]);
+    }
+    ok(
+        bridge
+            .exec(&["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+            .output()
+            .expect("sysctl"),
+        "ip_forward",
+    );
+    let plug = |ns: &Netns, short: &str, addr: &str| {
+        let port = format!("{p}{short}");
+        bridge.ip(&[
+            "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &ns.0,
+        ]);
+        bridge.ip(&["link", "set", &port, "master", "br0", "up"]);
+        ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", "eth0"]);
+        ns.ip(&["link", "set", "eth0", "up"]);
+    };
+    let aws = Netns::add(format!("{p}-aws"));
+    plug(&aws, "aws", AWS_IP);
+    let client = Netns::add(format!("{p}-client"));
+    plug(&client, "cl", CLIENT_IP);
+    let nodes: Vec<Netns> = (0..2)
+        .map(|i| {
+            let ns = Netns::add(format!("{p}-n{}", i + 1));
+            plug(&ns, &format!("n{}", i + 1), NODE_IPS[i]);
+            ns.ip(&["addr", "add", "169.254.169.254/32", "dev", "lo"]);
+            ns
+        })
+        .collect();
+    let mut daemons = vec![
+        aws.spawn(
+            &["moto_server", "-H", AWS_IP, "-p", "5000"],
+            &dir.join("moto.log"),
+        ),
+        aws.spawn(
+            &[
+                "python3",
+                &e2e_dir().join("backend.py").display().to_string(),
+                AWS_IP,
+                "3306",
+                LIFETIME_S,
+            ],
+            &dir.join("backend.log"),
+        ),
+    ];
+    // The test process reaches the emulator through a unix socket relayed into the aws namespace.
+    let sock = dir.join("moto.sock");
+    let _ = std::fs::remove_file(&sock);
+    daemons.push(aws.spawn(
+        &[
+            "socat",
+            &format!("UNIX-LISTEN:{},fork", sock.display()),
+            &format!("TCP:{AWS_IP}:5000"),
+        ],
+        &dir.join("socat-aws.log"),
+    ));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let relay = Command::new("socat")
+        .args([
+            format!("TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr"),
+            format!("UNIX-CONNECT:{}", sock.display()),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("socat");
+    daemons.push(Daemon(relay));
+    let endpoint = format!("http://127.0.0.1:{port}");
+    wait_until("moto in the aws namespace", Duration::from_secs(30), || {
+        let rt = runtime();
+        let ec2 = sdk_client(&rt, &endpoint);
+        rt.block_on(ec2.describe_vpcs().send()).is_ok()
+    });
+    (bridge, aws, client, nodes, daemons, endpoint)
+}
+
+fn cluster_file(mode: &str, node_root: &Path, world: &World, extra: &str) -> String {
+    let r = node_root.display();
+    let mode_table = match mode {
+        "aws-eip" => format!("[aws]\neip_allocation_id = \"{}\"\nregion = \"{REGION}\"\nendpoint_url = \"http://{AWS_IP}:5000\"\n", world.allocation_id),
+        _ => "[vip]\naddress = \"192.0.2.50/24\"\ninterface = \"eth0\"\n".to_string(),
+    };
+    format!(
+        "name = \"lab\"\nmode = \"{mode}\"\nprofile = \"haproxy\"\n\n[[node]]\nname = \"n1\"\naddress = \"{}\"\n\n[[node]]\nname = \"n2\"\naddress = \"{}\"\n\n[[backend]]\naddress = \"{AWS_IP}:3306\"\n\n{mode_table}\n[vrrp]\nvirtual_router_id = 51\ninterface = \"eth0\"\n{extra}\n[check]\n# keepalived's process connector does not work inside a network namespace.\ntrack_process = false\n\n[paths]\nkeepalived_dir = \"{r}/etc/keepalived\"\nconfig_dir = \"{r}/etc/hakit\"\nstate_dir = \"{r}/var/lib/hakit\"\nscript_dir = \"{r}/usr/local/libexec/hakit\"\nlog_dir = \"{r}/var/log/hakit\"\nrun_dir = \"{r}/run/hakit\"\nproxy_config_dir = \"{r}/etc/haproxy\"\nnetwork_dir = \"{r}/etc/systemd/network\"\nhakit_bin = \"{}\"\n",
+        NODE_IPS[0],
+        NODE_IPS[1],
+        env!("CARGO_BIN_EXE_hakit"),
+    )
+}
+
+fn lab(name: &str, mode: &str, vrrp_extra: &str) -> Option<Lab> {
+    if !must_run_privileged("the end-to-end lab (network namespaces)") {
+        return None;
+    }
+    for tool in [
+        "keepalived",
+        "haproxy",
+        "moto_server",
+        "socat",
+        "iptables",
+        "unshare",
+    ] {
+        if !require_tool(tool) {
+            return None;
+        }
+    }
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("e2e")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    secure_dir(&dir);
+    let (bridge, aws, client, node_ns, mut daemons, endpoint) = build_network(&dir, name);
+    let world = prepare(&endpoint);
+    let secrets = dir.join("secrets.toml");
+    std::fs::write(&secrets, TEST_SECRETS).expect("secrets");
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let mut nodes = Vec::new();
+    let lab_prefix = prefix(name);
+    for (i, ns) in node_ns.into_iter().enumerate() {
+        let name = ["n1", "n2"][i];
+        let root = dir.join(name);
+        secure_dir(&root.join("etc/keepalived"));
+        secure_dir(&root.join("etc/haproxy"));
+        std::fs::write(
+            root.join("etc/keepalived/keepalived.conf"),
+            "# hand-made, before hakit\n",
+        )
+        .expect("seed");
+        let mac = ns
+            .ip(&["-o", "link", "show", "eth0"])
+            .split("link/ether ")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .expect("mac")
+            .to_string();
+        let (subnet_id, subnet_cidr, az) = world.subnets[i].clone();
+        let identity = serde_json::json!({
+            "instance_id": world.instances[i], "az": az, "region": REGION, "mac": mac,
+            "private_ip": NODE_IPS[i], "subnet_id": subnet_id, "subnet_cidr": subnet_cidr, "vpc_id": "vpc-lab",
+        });
+        let id_path = dir.join(format!("{name}-identity.json"));
+        std::fs::write(&id_path, identity.to_string()).expect("identity");
+        let e2e = e2e_dir();
+        daemons.push(ns.spawn(
+            &[
+                "python3",
+                &e2e.join("imds.py").display().to_string(),
+                "169.254.169.254",
+                "80",
+                &id_path.display().to_string(),
+                LIFETIME_S,
+            ],
+            &dir.join(format!("{name}-imds.log")),
+        ));
+        if mode == "aws-eip" {
+            daemons.push(ns.spawn(
+                &[
+                    "python3",
+                    &e2e.join("hotplug.py").display().to_string(),
+                    &format!("http://{AWS_IP}:5000"),
+                    &world.instances[i],
+                    &format!("{lab_prefix}{name}"),
+                    &bridge.0,
+                    LIFETIME_S,
+                ],
+                &dir.join(format!("{name}-hotplug.log")),
+            ));
+        }
+        let config = dir.join(format!("{name}.toml"));
+        std::fs::write(&config, cluster_file(mode, &root, &world, vrrp_extra)).expect("config");
+        nodes.push(Node {
+            name: ["n1", "n2"][i],
+            ns,
+            root,
+            config,
+            keepalived: None,
+            haproxy: None,
+        });
+    }
+    for node in &nodes {
+        wait_until(
+            "IMDS in the node namespace",
+            Duration::from_secs(20),
+            || {
+                node.ns
+                    .exec(&[
+                        "python3",
+                        "-c",
+                        "import socket; socket.create_connection(('169.254.169.254', 80), 0.5)",
+                    ])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            },
+        );
+    }
+    let _ = secrets;
+    Some(Lab {
+        dir,
+        endpoint,
+        world,
+        nodes,
+        client,
+        _daemons: daemons,
+        _aws: aws,
+        _bridge: bridge,
+    })
+}
+
+impl Lab {
+    fn setup(&self, i: usize, role: &str) {
+        let n = &self.nodes[i];
+        let secrets = self.dir.join("secrets.toml").display().to_string();
+        let out = n.hakit(&[
+            "setup",
+            "--role",
+            role,
+            "--no-start",
+            "--config",
+            &n.config.display().to_string(),
+            "--secrets",
+            &secrets,
+        ]);
+        ok(out, &format!("hakit setup on {}", n.name));
+    }
+
+    fn rollback(&self, i: usize) {
+        let n = &self.nodes[i];
+        ok(
+            n.hakit(&["rollback", "--config", &n.config.display().to_string()]),
+            &format!("hakit rollback on {}", n.name),
+        );
+    }
+
+    fn holder(&self) -> Option<String> {
+        eip_state(&self.endpoint, &self.world.allocation_id).1
+    }
+
+    fn eni_of(&self, node: &str) -> (String, String) {
+        let rt = runtime();
+        let ec2 = sdk_client(&rt, &self.endpoint);
+        let out = rt
+            .block_on(
+                ec2.describe_network_interfaces()
+                    .filters(
+                        hakit_cloud::sdk::types::Filter::builder()
+                            .name("tag:hakit:node")
+                            .values(node)
+                            .build(),
+                    )
+                    .send(),
+            )
+            .expect("describe");
+        let eni = out.network_interfaces().first().expect("the node's ENI");
+        (
+            eni.network_interface_id().expect("id").to_string(),
+            eni.private_ip_address().expect("ip").to_string(),
+        )
+    }
+
+    fn hakit_enis(&self) -> usize {
+        let rt = runtime();
+        let ec2 = sdk_client(&rt, &self.endpoint);
+        let out = rt
+            .block_on(
+                ec2.describe_network_interfaces()
+                    .filters(
+                        hakit_cloud::sdk::types::Filter::builder()
+                            .name("tag:hakit:cluster")
+                            .values("lab")
+                            .build(),
+                    )
+                    .send(),
+            )
+            .expect("describe");
+        out.network_interfaces().len()
+    }
+
+    fn start_proxies(&mut self) {
+        for node in &mut self.nodes {
+            node.start_haproxy();
+        }
+        for node in &self.nodes {
+            wait_until("the proxy to listen", Duration::from_secs(10), || {
+                node.ns
+                    .exec(&[
+                        "timeout",
+                        "1",
+                        "bash",
+                        "-c",
+                        "exec 3<>/dev/tcp/127.0.0.1/3306",
+                    ])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            });
+        }
+    }
+
+    /// The client connects to `ip`:3306 and gets the database's banner through a proxy.
+    fn client_reaches(&self, ip: &str) -> bool {
+        let script = format!("exec 3<>/dev/tcp/{ip}/3306 && head -c 18 <&3");
+        self.client
+            .exec(&["timeout", "2", "bash", "-c", &script])
+            .output()
+            .is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"hakit-lab-database"))
+    }
+
+    fn wait_holder(&self, node: &str, what: &str) -> Duration {
+        let (eni, _) = self.eni_of(node);
+        wait_until(what, Duration::from_secs(20), || {
+            self.holder().as_deref() == Some(eni.as_str())
+        })
+    }
+}
+
+#[test]
+fn aws_eip_failover_lab() {
+    let Some(mut lab) = lab("aws", "aws-eip", "") else {
+        return;
+    };
+    let before: Vec<_> = lab.nodes.iter().map(|n| tree(&n.root)).collect();
+
+    // 1. setup both: the Elastic IP lands on n1's ENI.
+    lab.setup(0, "master");
+    lab.setup(1, "backup");
+    let (eni1, ip1) = lab.eni_of("n1");
+    let (eni2, ip2) = lab.eni_of("n2");
+    assert_eq!(
+        lab.holder().as_deref(),
+        Some(eni1.as_str()),
+        "setup associates the EIP on the master"
+    );
+    // Proxies first, then the master's keepalived, then the backup's: with nopreempt
+    // whichever node is healthy first becomes master, so the order decides.
+    lab.start_proxies();
+    lab.nodes[0].start_keepalived();
+    wait_until("n1 to become VRRP master", Duration::from_secs(20), || {
+        lab.nodes[0].holds_marker("169.254.250.51")
+    });
+    lab.nodes[1].start_keepalived();
+    wait_until("n2 to report backup", Duration::from_secs(20), || {
+        lab.nodes[1].notified("state=backup")
+    });
+    lab.wait_holder("n1", "the EIP on n1 after keepalived started");
+    assert!(
+        lab.client_reaches(&ip1),
+        "the client reaches the proxy through n1"
+    );
+
+    // 4. node death: SIGKILL keepalived on n1 (no priority-0 advert).
+    lab.nodes[0].kill_keepalived();
+    let took = lab.wait_holder("n2", "the EIP to move to n2 after n1's keepalived died");
+    eprintln!("figure: node death -> EIP on n2 after {took:?} (polled)");
+    assert!(
+        lab.client_reaches(&ip2),
+        "the client reaches the proxy through n2"
+    );
+
+    // 3. n1 comes back; nopreempt keeps the address on n2.
+    lab.nodes[0].start_keepalived();
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        lab.holder().as_deref(),
+        Some(eni2.as_str()),
+        "nopreempt: a returning node does not take the address back"
+    );
+
+    // 2. the proxy dies on the master (n2): the health check moves the address to n1.
+    lab.nodes[1].kill_haproxy();
+    let took = lab.wait_holder("n1", "the EIP to move to n1 after n2's proxy died");
+    eprintln!("figure: proxy death -> EIP on n1 after {took:?} (polled)");
+    assert!(lab.client_reaches(&ip1));
+    lab.nodes[1].start_haproxy();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        lab.holder().as_deref(),
+        Some(eni1.as_str()),
+        "nopreempt again after the proxy came back"
+    );
+
+    // 5. split brain: VRRP cut between the nodes while both reach the EC2 API.
+    for node in &lab.nodes {
+        node.ns
+            .exec(&["iptables", "-I", "INPUT", "-p", "vrrp", "-j", "DROP"])
+            .output()
+            .expect("iptables");
+    }
+    let mut changes = 0;
+    let mut last = lab.holder();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(6) {
+        let now = lab.holder();
+        if now != last {
+            changes += 1;
+            last = now;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        changes <= 1,
+        "the EIP changed hands {changes} times during the split"
+    );
+    for node in &lab.nodes {
+        node.ns
+            .exec(&["iptables", "-D", "INPUT", "-p", "vrrp", "-j", "DROP"])
+            .output()
+            .expect("iptables");
+    }
+    wait_until(
+        "exactly one master after the link heals",
+        Duration::from_secs(20),
+        || {
+            lab.nodes
+                .iter()
+                .filter(|n| n.holds_marker("169.254.250.51"))
+                .count()
+                == 1
+        },
+    );
+    let master = lab
+        .nodes
+        .iter()
+        .find(|n| n.holds_marker("169.254.250.51"))
+        .map(|n| n.name)
+        .expect("a master");
+    lab.wait_holder(master, "the single master to hold the EIP after the heal");
+
+    // status, from the master's namespace.
+    let m = lab
+        .nodes
+        .iter()
+        .find(|n| n.name == master)
+        .expect("master node");
+    let status = ok(
+        m.hakit(&[
+            "status",
+            "--output",
+            "json",
+            "--config",
+            &m.config.display().to_string(),
+        ]),
+        "status",
+    );
+    let status: serde_json::Value = serde_json::from_str(&status).expect("json");
+    assert_eq!(status["vrrp_state"], "master", "{status}");
+    assert_eq!(status["address"]["holder"], master, "{status}");
+    assert_eq!(status["proxy"]["accepting"], true, "{status}");
+
+    // 7. rollback on both: no ENI left, the EIP still allocated and unassociated, files as before.
+    for i in 0..2 {
+        lab.nodes[i].stop_keepalived();
+        lab.nodes[i].kill_haproxy();
+    }
+    lab.rollback(1);
+    lab.rollback(0);
+    assert_eq!(lab.hakit_enis(), 0, "no hakit ENI left");
+    assert_eq!(
+        eip_state(&lab.endpoint, &lab.world.allocation_id),
+        (true, None),
+        "allocation kept, unassociated"
+    );
+    for (i, node) in lab.nodes.iter().enumerate() {
+        let mut after = tree(&node.root);
+        // keepalived's and haproxy's own logs and pid files from the lab run.
+        after.retain(|p, _| !p.extension().is_some_and(|e| e == "log" || e == "pid"));
+        assert_eq!(
+            after, before[i],
+            "{}'s files are as before setup",
+            node.name
+        );
+    }
+    let _ = (&eni2, &ip2);
+}
+
+#[test]
+fn l2_vip_failover_lab() {
+    let Some(mut lab) = lab("l2", "l2-vip", "preempt = true\n") else {
+        return;
+    };
+    lab.setup(0, "master");
+    lab.setup(1, "backup");
+    lab.start_proxies();
+    lab.nodes[0].start_keepalived();
+    wait_until("the VIP on n1", Duration::from_secs(20), || {
+        lab.nodes[0].holds_marker("192.0.2.50")
+    });
+    lab.nodes[1].start_keepalived();
+    assert!(
+        lab.client_reaches("192.0.2.50"),
+        "the client reaches the proxy on the VIP"
+    );
+    lab.nodes[0].kill_haproxy();
+    let took = wait_until("the VIP on n2", Duration::from_secs(20), || {
+        lab.nodes[1].holds_marker("192.0.2.50") && !lab.nodes[0].holds_marker("192.0.2.50")
+    });
+    eprintln!("figure: l2-vip proxy death -> VIP on n2 after {took:?} (polled)");
+    wait_until(
+        "the client on the VIP via n2",
+        Duration::from_secs(10),
+        || lab.client_reaches("192.0.2.50"),
+    );
+    // preempt: n1's proxy back, the VIP returns.
+    lab.nodes[0].start_haproxy();
+    wait_until(
+        "the VIP back on n1 (preempt)",
+        Duration::from_secs(20),
+        || lab.nodes[0].holds_marker("192.0.2.50"),
+    );
+    for i in 0..2 {
+        lab.nodes[i].stop_keepalived();
+        lab.nodes[i].kill_haproxy();
+        lab.rollback(i);
+    }
+}
