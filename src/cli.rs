@@ -14,6 +14,12 @@ use std::path::PathBuf;
     after_help = "Exit codes: 0 ok, 1 failure, 2 usage or config error, 3 partially applied (run `hakit rollback`)."
 )]
 pub struct Cli {
+    /// Print only errors (no per-step lines)
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also print the steps that changed nothing
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -32,13 +38,15 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Show this node's VRRP state, who holds the address, and proxy health
     Status(StatusArgs),
-    /// Called by keepalived on a VRRP transition: move the Elastic IP, log, send the webhook
+    /// Called by keepalived on a VRRP transition: move the Elastic IP (aws-eip), report and log it
     Notify(NotifyArgs),
     /// The IAM policy each node's instance role needs
     #[command(subcommand)]
     Iam(IamCommand),
     /// Print a shell completion script
     Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout
+    Man,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,3 +12,9 @@ pub fn run(args: CompletionsArgs) -> anyhow::Result<()> {
     clap_complete::generate(shell, &mut Cli::command(), "hakit", &mut std::io::stdout());
     Ok(())
 }
+
+/// `hakit man`: the man page, generated from the same clap definitions.
+pub fn man() -> anyhow::Result<()> {
+    clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+    Ok(())
+}

@@ -16,13 +16,27 @@ pub use load::{load_node, LoadedNode, SecretsPolicy};
 
 use crate::cli::{Cli, Command};
 
+/// How much `setup` and `rollback` print per step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
 pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let verbosity = match (cli.quiet, cli.verbose) {
+        (true, _) => Verbosity::Quiet,
+        (_, true) => Verbosity::Verbose,
+        _ => Verbosity::Normal,
+    };
     match cli.command {
         Command::Init(args) => init::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Render(args) => render::run(args),
         Command::Completions(args) => completions::run(args),
-        Command::Setup(args) => setup::run(args),
+        Command::Man => completions::man(),
+        Command::Setup(args) => setup::run(args, verbosity),
         Command::Rollback(args) => rollback::run(args),
         Command::Status(args) => status::run(args),
         Command::Iam(cmd) => iam::run(cmd),

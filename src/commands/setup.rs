@@ -8,7 +8,7 @@ use crate::host::RealHost;
 use crate::plan::{self, PlanInput};
 use anyhow::Context;
 
-pub fn run(args: SetupArgs) -> anyhow::Result<()> {
+pub fn run(args: SetupArgs, verbosity: super::Verbosity) -> anyhow::Result<()> {
     let loaded = load_node(&args.node, SecretsPolicy::Required)?;
     let secrets = loaded
         .secrets
@@ -54,6 +54,14 @@ pub fn run(args: SetupArgs) -> anyhow::Result<()> {
     };
     let host = RealHost;
     let mut print = |r: &StepReport| {
+        let shown = match verbosity {
+            super::Verbosity::Quiet => false,
+            super::Verbosity::Normal => r.status != Status::AlreadyDone,
+            super::Verbosity::Verbose => true,
+        };
+        if !shown {
+            return;
+        }
         let tag = match r.status {
             Status::Applied => "done",
             Status::AlreadyDone => "ok  ",

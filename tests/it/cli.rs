@@ -267,3 +267,63 @@ fn notify_needs_a_node_and_a_state() {
         stderr(&out)
     );
 }
+
+#[test]
+fn every_plan_action_is_documented_in_the_json_schema() {
+    let doc = std::fs::read_to_string(format!("{}/docs/json.md", env!("CARGO_MANIFEST_DIR")))
+        .expect("docs/json.md");
+    for example in ["aws-proxysql", "aws-haproxy", "l2-haproxy"] {
+        let config = format!("{}/examples/{example}.toml", env!("CARGO_MANIFEST_DIR"));
+        let out = run(hakit().args([
+            "plan", "--role", "master", "--output", "json", "--config", &config,
+        ]));
+        let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        for key in [
+            "cluster",
+            "node",
+            "role",
+            "mode",
+            "profile",
+            "package_manager",
+            "steps",
+            "warnings",
+        ] {
+            assert!(
+                plan.get(key).is_some() && doc.contains(&format!("\"{key}\"")),
+                "{key} missing from the output or the doc"
+            );
+        }
+        for step in plan["steps"].as_array().expect("steps") {
+            let action = step["action"].as_str().expect("action");
+            assert!(
+                doc.contains(&format!("`{action}`")),
+                "action {action} is not documented in docs/json.md"
+            );
+            if let Some(kind) = step.get("kind").and_then(|k| k.as_str()) {
+                assert!(
+                    doc.contains(&format!("`{kind}`")),
+                    "file kind {kind} is not documented"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn man_page_is_generated_from_the_cli() {
+    let out = run(hakit().arg("man"));
+    assert!(out.status.success());
+    let page = stdout(&out);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH hakit"),
+        "{}",
+        &page[..page.len().min(200)]
+    );
+    assert!(page.contains("rollback"));
+}
+
+#[test]
+fn quiet_and_verbose_are_global_and_exclusive() {
+    let out = run(hakit().args(["-q", "-v", "status"]));
+    assert_eq!(out.status.code(), Some(2));
+}

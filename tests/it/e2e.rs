@@ -801,3 +801,154 @@ fn l2_vip_failover_lab() {
         lab.rollback(i);
     }
 }
+
+/// The seed's keepalived.conf (seed 004: unicast, advert_int 3, `killall -0 haproxy` every
+/// 2 s with weight 20, aws-cli in notify_master), rendered by hand for this lab's node.
+fn seed_keepalived_conf(lab: &Lab, i: usize) -> String {
+    let (eni, _) = lab.eni_of(["n1", "n2"][i]);
+    let script = lab.nodes[i].root.join("seed-vrrp.sh");
+    let body = format!(
+        "#!/bin/bash\n# seed 004's vrrp.sh, with today's aws-cli instead of ec2-associate-address\nAWS_ACCESS_KEY_ID=lab AWS_SECRET_ACCESS_KEY=lab aws --region {REGION} --endpoint-url http://{AWS_IP}:5000 ec2 associate-address --network-interface-id {eni} --allocation-id {} --allow-reassociation >/dev/null\n",
+        lab.world.allocation_id
+    );
+    std::fs::write(&script, body).expect("seed script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let (state, priority, me, peer) = if i == 0 {
+        ("MASTER", 102, NODE_IPS[0], NODE_IPS[1])
+    } else {
+        ("BACKUP", 101, NODE_IPS[1], NODE_IPS[0])
+    };
+    format!(
+        "vrrp_script haproxy-check {{\n    script \"killall -0 haproxy\"\n    interval 2\n    weight 20\n}}\n\nvrrp_instance haproxy-vip {{\n    state {state}\n    priority {priority}\n    interface eth0\n    virtual_router_id 47\n    advert_int 3\n    unicast_src_ip {me}\n    unicast_peer {{\n        {peer}\n    }}\n    notify_master \"{} start\"\n    virtual_ipaddress {{\n        169.254.250.47/32 dev lo\n    }}\n    track_script {{\n        haproxy-check weight 20\n    }}\n}}\n",
+        script.display()
+    )
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Time from the fault until DescribeAddresses shows n2's ENI, polled every 20 ms.
+fn time_to_n2(lab: &Lab, eni2: &str, limit: Duration) -> f64 {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if lab.holder().as_deref() == Some(eni2) {
+            return start.elapsed().as_secs_f64();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the EIP did not reach n2 within {limit:?}");
+}
+
+/// Back to the steady state: both proxies and keepalived up, n1 master holding the address.
+fn reset_to_n1(lab: &mut Lab, eni1: &str, marker: &str) {
+    for node in &mut lab.nodes {
+        node.stop_keepalived();
+        node.kill_haproxy();
+    }
+    lab.start_proxies();
+    lab.nodes[0].start_keepalived();
+    wait_until("n1 master", Duration::from_secs(30), || {
+        lab.nodes[0].holds_marker(marker)
+    });
+    wait_until("the EIP on n1", Duration::from_secs(30), || {
+        lab.holder().as_deref() == Some(eni1)
+    });
+    lab.nodes[1].start_keepalived();
+    // Let n2 settle as backup before the fault.
+    std::thread::sleep(Duration::from_secs(4));
+}
+
+/// `bench/failover.sh` runs this: hakit's defaults against the seed's configuration, both in
+/// the lab, for a killed proxy and a SIGKILLed keepalived. Prints figures; asserts only that
+/// the address moved.
+#[test]
+#[ignore = "benchmark: run with bench/failover.sh"]
+fn failover_benchmark() {
+    let runs: usize = std::env::var("HAKIT_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let Some(mut lab) = lab("bench", "aws-eip", "") else {
+        return;
+    };
+    lab.setup(0, "master");
+    lab.setup(1, "backup");
+    let (eni1, _) = lab.eni_of("n1");
+    let (eni2, _) = lab.eni_of("n2");
+    let hakit_confs: Vec<String> = lab
+        .nodes
+        .iter()
+        .map(|n| {
+            std::fs::read_to_string(n.root.join("etc/keepalived/keepalived.conf"))
+                .expect("hakit conf")
+        })
+        .collect();
+    let seed_confs: Vec<String> = (0..2).map(|i| seed_keepalived_conf(&lab, i)).collect();
+    let mut results: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
+    for (config, confs, marker) in [
+        ("hakit", &hakit_confs, "169.254.250.51"),
+        ("seed", &seed_confs, "169.254.250.47"),
+    ] {
+        for (i, conf) in confs.iter().enumerate() {
+            std::fs::write(
+                lab.nodes[i].root.join("etc/keepalived/keepalived.conf"),
+                conf,
+            )
+            .expect("conf");
+        }
+        for scenario in ["proxy-death", "node-death"] {
+            for run in 0..runs {
+                reset_to_n1(&mut lab, &eni1, marker);
+                match scenario {
+                    "proxy-death" => lab.nodes[0].kill_haproxy(),
+                    _ => lab.nodes[0].kill_keepalived(),
+                }
+                let t = time_to_n2(&lab, &eni2, Duration::from_secs(60));
+                eprintln!("{config} {scenario} run {}: {t:.2} s", run + 1);
+                results.entry((scenario, config)).or_default().push(t);
+            }
+        }
+    }
+    for node in &mut lab.nodes {
+        node.stop_keepalived();
+        node.kill_haproxy();
+    }
+    // Put hakit's files back so rollback finds them as setup wrote them.
+    for (i, conf) in hakit_confs.iter().enumerate() {
+        std::fs::write(
+            lab.nodes[i].root.join("etc/keepalived/keepalived.conf"),
+            conf,
+        )
+        .expect("conf");
+    }
+    lab.rollback(1);
+    lab.rollback(0);
+    println!("runs={runs} per scenario and configuration; fault -> DescribeAddresses shows the new ENI, polled every 20 ms");
+    for scenario in ["proxy-death", "node-death"] {
+        let mut h = results
+            .get(&(scenario, "hakit"))
+            .cloned()
+            .unwrap_or_default();
+        let mut s = results
+            .get(&(scenario, "seed"))
+            .cloned()
+            .unwrap_or_default();
+        let (hmax, smax) = (
+            h.iter().cloned().fold(0.0, f64::max),
+            s.iter().cloned().fold(0.0, f64::max),
+        );
+        let (hm, sm) = (median(&mut h), median(&mut s));
+        println!("{scenario}: hakit median {hm:.2} s max {hmax:.2} s; seed median {sm:.2} s max {smax:.2} s");
+        println!(
+            "failover {scenario} hakit_median_s={hm:.2} seed_median_s={sm:.2} ratio={:.1}",
+            sm / hm
+        );
+    }
+}

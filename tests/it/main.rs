@@ -11,4 +11,5 @@ mod journal_steps;
 mod keepalived_rules;
 mod setup_rollback;
 mod snapshots;
+mod terminal;
 mod validators;
