@@ -5,7 +5,7 @@
 
 use super::interface::InterfaceConfig;
 use super::{write_file, ApplyInput, Status};
-use crate::config::{Cluster, Mode};
+use crate::config::{Aws, Cluster, Mode};
 use crate::host::{Host, Ownership};
 use crate::journal::{Journal, Undo};
 use crate::render::MARKER;
@@ -27,6 +27,14 @@ fn context<'a>(input: &'a ApplyInput<'_>) -> anyhow::Result<CloudContext<'a>> {
     }
 }
 
+/// The cloud context and the cluster's AWS settings, for the ENI steps.
+fn aws_context<'a>(input: &'a ApplyInput<'_>) -> anyhow::Result<(CloudContext<'a>, &'a Aws)> {
+    let Mode::AwsEip(aws) = &input.cluster.mode else {
+        bail!("ENIs are only used in aws-eip mode")
+    };
+    Ok((context(input)?, aws))
+}
+
 fn own_eni(ctx: &CloudContext<'_>, cluster: &Cluster, node: &str) -> anyhow::Result<Eni> {
     crate::notify::own_eni(ctx.cloud, &cluster.name, node)
 }
@@ -37,11 +45,8 @@ pub fn create_eni(
     input: &ApplyInput<'_>,
     node: &str,
 ) -> StepResult {
-    let ctx = context(input)?;
+    let (ctx, aws) = aws_context(input)?;
     let cluster = input.cluster;
-    let Mode::AwsEip(aws) = &cluster.mode else {
-        bail!("ENIs are only used in aws-eip mode")
-    };
     let existing = ctx.cloud.find_enis(&cluster.name, Some(node))?;
     let pending = journal
         .entries
@@ -108,11 +113,8 @@ pub fn attach_eni(
     input: &ApplyInput<'_>,
     node: &str,
 ) -> StepResult {
-    let ctx = context(input)?;
+    let (ctx, aws) = aws_context(input)?;
     let cluster = input.cluster;
-    let Mode::AwsEip(aws) = &cluster.mode else {
-        bail!("ENIs are only used in aws-eip mode")
-    };
     let eni = own_eni(&ctx, cluster, node)?;
     let attached_here = eni.attachment.as_ref().is_some_and(|a| {
         a.instance_id.as_deref() == Some(ctx.facts.instance_id.as_str()) && a.status == "attached"

@@ -3,7 +3,7 @@
 use crate::common::{hakit, run, stderr, stdout};
 use std::path::Path;
 
-const SUBCOMMANDS: &[&str] = &[
+pub const SUBCOMMANDS: &[&str] = &[
     "init",
     "plan",
     "render",
@@ -11,7 +11,9 @@ const SUBCOMMANDS: &[&str] = &[
     "rollback",
     "status",
     "notify",
+    "iam",
     "completions",
+    "man",
 ];
 
 #[test]

@@ -565,6 +565,19 @@ impl Lab {
         out.network_interfaces().len()
     }
 
+    /// Cut (or restore) VRRP, IP protocol 112, on both nodes; everything else still flows.
+    fn vrrp_link(&self, up: bool) {
+        let op = if up { "-D" } else { "-I" };
+        for node in &self.nodes {
+            let out = node
+                .ns
+                .exec(&["iptables", op, "INPUT", "-p", "vrrp", "-j", "DROP"])
+                .output()
+                .expect("iptables");
+            ok(out, "iptables");
+        }
+    }
+
     fn start_proxies(&mut self) {
         for node in &mut self.nodes {
             node.start_haproxy();
@@ -668,12 +681,7 @@ fn aws_eip_failover_lab() {
     );
 
     // 5. split brain: VRRP cut between the nodes while both reach the EC2 API.
-    for node in &lab.nodes {
-        node.ns
-            .exec(&["iptables", "-I", "INPUT", "-p", "vrrp", "-j", "DROP"])
-            .output()
-            .expect("iptables");
-    }
+    lab.vrrp_link(false);
     let mut changes = 0;
     let mut last = lab.holder();
     let start = Instant::now();
@@ -689,12 +697,7 @@ fn aws_eip_failover_lab() {
         changes <= 1,
         "the EIP changed hands {changes} times during the split"
     );
-    for node in &lab.nodes {
-        node.ns
-            .exec(&["iptables", "-D", "INPUT", "-p", "vrrp", "-j", "DROP"])
-            .output()
-            .expect("iptables");
-    }
+    lab.vrrp_link(true);
     wait_until(
         "exactly one master after the link heals",
         Duration::from_secs(20),

@@ -103,17 +103,7 @@ fn the_init_wizard_writes_what_was_answered() {
 
 #[test]
 fn help_of_every_subcommand_as_reviewed() {
-    for sub in [
-        "init",
-        "plan",
-        "render",
-        "setup",
-        "rollback",
-        "status",
-        "notify",
-        "iam",
-        "completions",
-    ] {
+    for sub in crate::cli::SUBCOMMANDS {
         let out = run(hakit().args([sub, "--help"]).env("COLUMNS", "100"));
         assert!(out.status.success(), "{sub}");
         insta::assert_snapshot!(format!("help-{sub}"), stdout(&out));
