@@ -226,3 +226,63 @@ fn a_failed_validation_rolls_back_with_rollback_on_error() {
     assert_eq!(tree(&lab.root), before);
     assert!(!lab.root.join("var/lib/hakit").exists());
 }
+
+fn installed(package: &str) -> bool {
+    std::process::Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+}
+
+/// The real package manager: a profile that needs `hello` (absent) and keepalived
+/// (present). Setup installs only the first; rollback removes only what setup installed.
+#[test]
+fn setup_installs_what_is_missing_and_rollback_removes_only_that() {
+    if !ready("installing a real package with apt") || !require_tool("apt-get") {
+        return;
+    }
+    let lab = lab("packages");
+    if installed("hello") {
+        // Left over from an interrupted run: start from "absent".
+        let out = std::process::Command::new("apt-get")
+            .args(["remove", "-y", "-q", "hello"])
+            .output()
+            .expect("apt-get");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        installed("keepalived"),
+        "keepalived is installed by .ci/run"
+    );
+    let profile = include_str!("../../profiles/haproxy.toml")
+        .replace("name = \"haproxy\"", "name = \"haproxy-with-hello\"")
+        .replace(
+            "debian = [\"keepalived\", \"haproxy\"]",
+            "debian = [\"keepalived\", \"haproxy\", \"hello\"]",
+        );
+    let dir = lab.config.parent().expect("dir");
+    std::fs::write(dir.join("with-hello.toml"), profile).expect("profile");
+    let text = std::fs::read_to_string(&lab.config)
+        .expect("config")
+        .replace("profile = \"haproxy\"", "profile = \"with-hello.toml\"");
+    std::fs::write(&lab.config, text).expect("config");
+
+    let out = run(&mut setup(&lab));
+    assert!(out.status.success(), "setup failed:\n{}", stderr(&out));
+    assert!(stderr(&out).contains("installed hello"), "{}", stderr(&out));
+    assert!(installed("hello"), "setup installed the missing package");
+    let out = rollback(&lab);
+    assert!(out.status.success(), "rollback failed:\n{}", stderr(&out));
+    assert!(
+        !installed("hello"),
+        "rollback removed the package setup installed"
+    );
+    assert!(
+        installed("keepalived") && installed("haproxy"),
+        "packages that were there before stay"
+    );
+}
