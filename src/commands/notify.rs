@@ -77,6 +77,19 @@ pub fn run(args: NotifyArgs) -> anyhow::Result<()> {
         }
     }
     let outcome = result?;
+    // The webhook is best effort: reported, never failing the transition.
+    if !quiet {
+        let secrets_path = cluster.paths.secrets_file();
+        if secrets_path.exists() {
+            match crate::secrets::Secrets::load(&secrets_path)
+                .map_err(anyhow::Error::from)
+                .and_then(|s| notify::webhook::send(&s, &cluster.name, &node, &outcome))
+            {
+                Ok(_) => {}
+                Err(e) => eprintln!("warning: {e:#}"),
+            }
+        }
+    }
     if args.output == Output::Json {
         println!("{}", serde_json::to_string(&outcome)?);
     }

@@ -4,6 +4,7 @@
 //! later one supersedes an earlier one still waiting.
 
 mod serial;
+pub mod webhook;
 
 pub use serial::{Serializer, Ticket};
 

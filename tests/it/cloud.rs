@@ -489,3 +489,62 @@ fn reconcile_leaves_the_address_with_another_master_until_it_reports_backup() {
         .success());
     assert_eq!(holder().as_deref(), Some(enis[0].as_str()));
 }
+
+#[test]
+fn notify_posts_the_transition_to_the_webhook_from_the_secrets_file() {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::PermissionsExt;
+    let Some(moto) = Moto::start() else { return };
+    let world = prepare(&moto.endpoint);
+    let c = cloud(&moto.endpoint);
+    attached_enis(&c, &world, "hook");
+    let lab = notify_lab(&moto.endpoint, &world, "hook", 66);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let conf_dir = lab.dir.path().join("etc");
+    std::fs::create_dir_all(&conf_dir).expect("dir");
+    let text = std::fs::read_to_string(&lab.config).expect("config")
+        + &format!("config_dir = \"{}\"\n", conf_dir.display());
+    std::fs::write(&lab.config, text).expect("config");
+    let secrets = conf_dir.join("secrets.toml");
+    let body = format!(
+        "{}webhook_url = \"http://127.0.0.1:{port}/hook\"\nwebhook_token = \"TESTwebhook\"\n",
+        crate::common::TEST_SECRETS
+    );
+    std::fs::write(&secrets, body).expect("secrets");
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("one webhook call");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Read until the JSON body has arrived (bounded by the read timeout).
+        while !String::from_utf8_lossy(&request).contains("took_ms") {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => request.extend_from_slice(&buf[..n]),
+            }
+        }
+        let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+        String::from_utf8_lossy(&request).into_owned()
+    });
+    let out = notify(&lab, &["--node", "n1", "master"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let request = server.join().expect("server");
+    assert!(request.starts_with("POST /hook"), "{request}");
+    assert!(
+        request.contains("Authorization: Bearer TESTwebhook")
+            || request.contains("authorization: Bearer TESTwebhook"),
+        "{request}"
+    );
+    assert!(
+        request.contains("\"state\":\"master\"") && request.contains("\"action\":\"associated\""),
+        "{request}"
+    );
+    assert!(
+        !stderr(&out).contains("TESTwebhook"),
+        "the token is never printed"
+    );
+}
