@@ -105,6 +105,23 @@ pub fn rollback(
     Ok(report)
 }
 
+/// Undo the write of one file right away (its entry leaves the journal): used when a new
+/// config fails its validator, so the previous one is back before anything restarts.
+pub fn restore_file_now(
+    host: &dyn Host,
+    journal: &mut Journal,
+    path: &Path,
+) -> anyhow::Result<bool> {
+    let Some(index) = journal.file_entry(path) else {
+        return Ok(false);
+    };
+    let entry = journal.entries[index].clone();
+    undo(host, None, &entry.undo, entry.state, false)?;
+    journal.entries.remove(index);
+    journal.save(host)?;
+    Ok(true)
+}
+
 /// Files hakit (or the proxy it configured) creates while running, in directories setup
 /// created: notify's lock and sequence files, the failover log, stale unix sockets.
 pub const RUNTIME_FILES: &[&str] = &["notify.lock", "notify.seq", "failover.log"];

@@ -197,12 +197,19 @@ fn apply_step(
         Step::ValidateFile { path, command } => {
             let out = host.run(command)?;
             if !out.success {
+                // Nothing has been restarted yet: put the previous config back at once.
+                let restored = crate::rollback::restore_file_now(host, journal, path)?;
                 bail!(
-                    "{} failed validation with `{}` (exit {:?}):\n{}",
+                    "{} failed validation with `{}` (exit {:?}):\n{}\n{}",
                     path.display(),
                     command.join(" "),
                     out.code,
-                    out.output.trim_end()
+                    out.output.trim_end(),
+                    if restored {
+                        "the previous version was put back"
+                    } else {
+                        "the file was not written by this setup"
+                    }
                 );
             }
             done(Status::Checked)

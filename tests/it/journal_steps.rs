@@ -357,3 +357,33 @@ fn a_failed_step_keeps_the_journal_for_rollback_and_undo_goes_past_failures() {
     assert!(again.remaining.is_empty(), "{again:?}");
     assert_eq!(h.snapshot(), before);
 }
+
+#[test]
+fn a_config_that_fails_validation_is_replaced_by_the_previous_one_at_once() {
+    let h = host();
+    let path = Path::new("/etc/keepalived/keepalived.conf");
+    let owner = Ownership {
+        mode: 0o644,
+        owner: "root".into(),
+        group: "root".into(),
+    };
+    h.write_atomic(path, b"working config\n", &owner)
+        .expect("seed");
+    h.fail.borrow_mut().insert("validate".into());
+    let steps = vec![
+        write_step(),
+        Step::ValidateFile {
+            path: path.to_path_buf(),
+            command: vec!["keepalived".into(), "-t".into()],
+        },
+    ];
+    let err = run(&h, steps, &[conf_file("broken\n")], true).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("previous version was put back"),
+        "{err:#}"
+    );
+    assert_eq!(
+        h.read(path).expect("read").as_deref(),
+        Some(b"working config\n".as_slice())
+    );
+}
