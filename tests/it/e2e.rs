@@ -134,10 +134,13 @@ struct Node {
 impl Node {
     fn start_haproxy(&mut self) {
         let cfg = self.root.join("etc/haproxy/haproxy.cfg");
-        self.haproxy = Some(self.ns.spawn(
+        let daemon = self.ns.spawn(
             &["haproxy", "-db", "-f", &cfg.display().to_string()],
             &self.root.join("haproxy.log"),
-        ));
+        );
+        // `ip netns exec` execs haproxy: the child's pid is haproxy's (the seed's check uses it).
+        std::fs::write(self.root.join("haproxy.pid"), daemon.0.id().to_string()).expect("pid file");
+        self.haproxy = Some(daemon);
     }
 
     fn start_keepalived(&mut self) {
@@ -805,16 +808,36 @@ fn l2_vip_failover_lab() {
     }
 }
 
+/// aws-cli's real path: keepalived runs scripts with a bare environment, where a pyenv
+/// shim would not work.
+fn aws_cli() -> String {
+    let out = Command::new("python3")
+        .args(["-c", "import os, shutil, sys; p = shutil.which('aws') or 'aws'; print(os.path.join(os.path.dirname(sys.executable), 'aws') if '/shims/' in p else p)"])
+        .output()
+        .expect("python3");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// The seed's keepalived.conf (seed 004: unicast, advert_int 3, `killall -0 haproxy` every
 /// 2 s with weight 20, aws-cli in notify_master), rendered by hand for this lab's node.
 fn seed_keepalived_conf(lab: &Lab, i: usize) -> String {
     let (eni, _) = lab.eni_of(["n1", "n2"][i]);
     let script = lab.nodes[i].root.join("seed-vrrp.sh");
     let body = format!(
-        "#!/bin/bash\n# seed 004's vrrp.sh, with today's aws-cli instead of ec2-associate-address\nAWS_ACCESS_KEY_ID=lab AWS_SECRET_ACCESS_KEY=lab aws --region {REGION} --endpoint-url http://{AWS_IP}:5000 ec2 associate-address --network-interface-id {eni} --allocation-id {} --allow-reassociation >/dev/null\n",
+        "#!/bin/bash\n# seed 004's vrrp.sh, with today's aws-cli instead of ec2-associate-address\nexport HOME=/root AWS_ACCESS_KEY_ID=lab AWS_SECRET_ACCESS_KEY=lab\n{} --region {REGION} --endpoint-url http://{AWS_IP}:5000 ec2 associate-address --network-interface-id {eni} --allocation-id {} --allow-reassociation >/dev/null\n",
+        aws_cli(),
         lab.world.allocation_id
     );
     std::fs::write(&script, body).expect("seed script");
+    // The seed's `killall -0 haproxy` would see the other node's haproxy here (the lab's
+    // nodes share one PID namespace); this checks this node's haproxy the same way.
+    let check = lab.nodes[i].root.join("seed-check.sh");
+    let check_body = format!(
+        "#!/bin/sh\nkill -0 \"$(cat {})\" 2>/dev/null\n",
+        lab.nodes[i].root.join("haproxy.pid").display()
+    );
+    std::fs::write(&check, check_body).expect("seed check");
+    std::fs::set_permissions(&check, std::fs::Permissions::from_mode(0o700)).expect("chmod");
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).expect("chmod");
     let (state, priority, me, peer) = if i == 0 {
         ("MASTER", 102, NODE_IPS[0], NODE_IPS[1])
@@ -822,7 +845,8 @@ fn seed_keepalived_conf(lab: &Lab, i: usize) -> String {
         ("BACKUP", 101, NODE_IPS[1], NODE_IPS[0])
     };
     format!(
-        "vrrp_script haproxy-check {{\n    script \"killall -0 haproxy\"\n    interval 2\n    weight 20\n}}\n\nvrrp_instance haproxy-vip {{\n    state {state}\n    priority {priority}\n    interface eth0\n    virtual_router_id 47\n    advert_int 3\n    unicast_src_ip {me}\n    unicast_peer {{\n        {peer}\n    }}\n    notify_master \"{} start\"\n    virtual_ipaddress {{\n        169.254.250.47/32 dev lo\n    }}\n    track_script {{\n        haproxy-check weight 20\n    }}\n}}\n",
+        "# As the seed ran it: scripts as root (no keepalived_script user on its hosts).\nglobal_defs {{\n    script_user root\n}}\n\nvrrp_script haproxy-check {{\n    script \"{}\"\n    interval 2\n    weight 20\n}}\n\nvrrp_instance haproxy-vip {{\n    state {state}\n    priority {priority}\n    interface eth0\n    virtual_router_id 47\n    advert_int 3\n    unicast_src_ip {me}\n    unicast_peer {{\n        {peer}\n    }}\n    notify_master \"{} start\"\n    virtual_ipaddress {{\n        169.254.250.47/32 dev lo\n    }}\n    track_script {{\n        haproxy-check weight 20\n    }}\n}}\n",
+        check.display(),
         script.display()
     )
 }
