@@ -181,11 +181,7 @@ impl Journal {
 
     pub fn save(&self, host: &dyn Host) -> anyhow::Result<()> {
         let bytes = serde_json::to_vec_pretty(self).context("serializing the journal")?;
-        let owner = Ownership {
-            mode: 0o600,
-            owner: "root".into(),
-            group: "root".into(),
-        };
+        let owner = Ownership::root(0o600);
         host.write_atomic(&self.path, &bytes, &owner)
             .with_context(|| format!("saving the journal {}", self.path.display()))
     }

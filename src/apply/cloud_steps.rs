@@ -218,11 +218,7 @@ pub fn configure_eni(
         .paths
         .network_dir
         .join(format!("70-hakit-{}.network", cluster.name));
-    let owner = Ownership {
-        mode: 0o644,
-        owner: "root".into(),
-        group: "root".into(),
-    };
+    let owner = Ownership::root(0o644);
     let header = format!(
         "{MARKER} (cluster {}, node {node}). Removed by `hakit rollback`.",
         cluster.name

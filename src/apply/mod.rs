@@ -151,19 +151,11 @@ fn apply_step(
             done(Status::Applied)
         }
         Step::InstallClusterFile { path } => {
-            let owner = Ownership {
-                mode: 0o644,
-                owner: "root".into(),
-                group: "root".into(),
-            };
+            let owner = Ownership::root(0o644);
             write_file(host, journal, path, input.cluster_bytes, &owner)
         }
         Step::InstallSecrets { path } => {
-            let owner = Ownership {
-                mode: 0o600,
-                owner: "root".into(),
-                group: "root".into(),
-            };
+            let owner = Ownership::root(0o600);
             write_file(host, journal, path, input.secrets_bytes, &owner)
         }
         Step::CreateEni { .. }
@@ -352,11 +344,7 @@ fn write_file(
                 .trim_start_matches('/')
                 .replace('/', "%");
             let backup = dir.join(name);
-            let secret = Ownership {
-                mode: 0o600,
-                owner: "root".into(),
-                group: "root".into(),
-            };
+            let secret = Ownership::root(0o600);
             host.write_atomic(&backup, old, &secret)
                 .with_context(|| format!("backing up {}", path.display()))?;
             Some(backup)

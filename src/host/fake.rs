@@ -58,13 +58,11 @@ impl Host for FakeHost {
 
     fn ownership(&self, path: &Path) -> anyhow::Result<Option<Ownership>> {
         let state = self.state.borrow();
-        Ok(state.files.get(path).map(|(_, o)| o.clone()).or_else(|| {
-            state.dirs.contains(path).then(|| Ownership {
-                mode: 0o755,
-                owner: "root".into(),
-                group: "root".into(),
-            })
-        }))
+        Ok(state
+            .files
+            .get(path)
+            .map(|(_, o)| o.clone())
+            .or_else(|| state.dirs.contains(path).then(|| Ownership::root(0o755))))
     }
 
     fn write_atomic(&self, path: &Path, bytes: &[u8], owner: &Ownership) -> anyhow::Result<()> {

@@ -18,6 +18,17 @@ pub struct Ownership {
     pub group: String,
 }
 
+impl Ownership {
+    /// Owned by root:root with `mode`.
+    pub fn root(mode: u32) -> Self {
+        Ownership {
+            mode,
+            owner: "root".into(),
+            group: "root".into(),
+        }
+    }
+}
+
 /// What a command printed and how it ended.
 #[derive(Debug, Clone)]
 pub struct CommandOutput {

@@ -528,22 +528,27 @@ impl Lab {
         eip_state(&self.endpoint, &self.world.allocation_id).1
     }
 
-    fn eni_of(&self, node: &str) -> (String, String) {
+    /// The lab's ENIs carrying tag `key` = `value`, as the emulator describes them.
+    fn enis_tagged(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> Vec<hakit_cloud::sdk::types::NetworkInterface> {
         let rt = runtime();
         let ec2 = sdk_client(&rt, &self.endpoint);
+        let filter = hakit_cloud::sdk::types::Filter::builder()
+            .name(format!("tag:{key}"))
+            .values(value)
+            .build();
         let out = rt
-            .block_on(
-                ec2.describe_network_interfaces()
-                    .filters(
-                        hakit_cloud::sdk::types::Filter::builder()
-                            .name("tag:hakit:node")
-                            .values(node)
-                            .build(),
-                    )
-                    .send(),
-            )
+            .block_on(ec2.describe_network_interfaces().filters(filter).send())
             .expect("describe");
-        let eni = out.network_interfaces().first().expect("the node's ENI");
+        out.network_interfaces().to_vec()
+    }
+
+    fn eni_of(&self, node: &str) -> (String, String) {
+        let enis = self.enis_tagged("hakit:node", node);
+        let eni = enis.first().expect("the node's ENI");
         (
             eni.network_interface_id().expect("id").to_string(),
             eni.private_ip_address().expect("ip").to_string(),
@@ -551,21 +556,7 @@ impl Lab {
     }
 
     fn hakit_enis(&self) -> usize {
-        let rt = runtime();
-        let ec2 = sdk_client(&rt, &self.endpoint);
-        let out = rt
-            .block_on(
-                ec2.describe_network_interfaces()
-                    .filters(
-                        hakit_cloud::sdk::types::Filter::builder()
-                            .name("tag:hakit:cluster")
-                            .values("lab")
-                            .build(),
-                    )
-                    .send(),
-            )
-            .expect("describe");
-        out.network_interfaces().len()
+        self.enis_tagged("hakit:cluster", "lab").len()
     }
 
     /// Cut (or restore) VRRP, IP protocol 112, on both nodes; everything else still flows.
