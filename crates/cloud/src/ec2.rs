@@ -44,7 +44,7 @@ pub struct Ec2Cloud {
     limits: Limits,
 }
 
-fn sdk_err<E, R>(op: &str, err: SdkError<E, R>) -> CloudError
+pub(crate) fn sdk_err<E, R>(op: &str, err: SdkError<E, R>) -> CloudError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
@@ -55,6 +55,52 @@ where
         None => format!("{}", aws_sdk_ec2::error::DisplayErrorContext(&err)),
     };
     CloudError::new(op, code, message)
+}
+
+/// The SDK configuration every hakit client shares: the SDK's standard retry mode (jittered
+/// exponential backoff on throttling and 5xx, bounded by `limits`), operation timeouts,
+/// `region` or the default chain, `endpoint` or `AWS_ENDPOINT_URL[_<SERVICE>]`, and
+/// credentials from the default chain (or static ones for an emulator).
+pub(crate) fn load_config(
+    region: Option<String>,
+    endpoint: Option<String>,
+    static_credentials: bool,
+    limits: &Limits,
+) -> Result<(tokio::runtime::Runtime, aws_config::SdkConfig), CloudError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CloudError::new("starting the async runtime", None, e.to_string()))?;
+    let retry = RetryConfig::standard()
+        .with_max_attempts(limits.max_attempts)
+        .with_initial_backoff(limits.initial_backoff)
+        .with_max_backoff(Duration::from_secs(2));
+    let timeouts = TimeoutConfig::builder()
+        .operation_timeout(limits.operation_timeout)
+        .operation_attempt_timeout(Duration::from_secs(5))
+        .connect_timeout(Duration::from_secs(2))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry)
+        .timeout_config(timeouts);
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    if let Some(endpoint) = endpoint {
+        loader = loader.endpoint_url(endpoint);
+    }
+    if static_credentials {
+        let creds = aws_sdk_ec2::config::Credentials::new(
+            "emulator",
+            "emulator",
+            None,
+            None,
+            "hakit-static",
+        );
+        loader = loader.credentials_provider(creds);
+    }
+    let config = rt.block_on(loader.load());
+    Ok((rt, config))
 }
 
 /// Some EC2 implementations send an empty element for "none".
@@ -119,39 +165,7 @@ impl Ec2Cloud {
         static_credentials: bool,
         limits: Limits,
     ) -> Result<Self, CloudError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| CloudError::new("starting the async runtime", None, e.to_string()))?;
-        let retry = RetryConfig::standard()
-            .with_max_attempts(limits.max_attempts)
-            .with_initial_backoff(limits.initial_backoff)
-            .with_max_backoff(Duration::from_secs(2));
-        let timeouts = TimeoutConfig::builder()
-            .operation_timeout(limits.operation_timeout)
-            .operation_attempt_timeout(Duration::from_secs(5))
-            .connect_timeout(Duration::from_secs(2))
-            .build();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(retry)
-            .timeout_config(timeouts);
-        if let Some(region) = region {
-            loader = loader.region(aws_config::Region::new(region));
-        }
-        if let Some(endpoint) = endpoint {
-            loader = loader.endpoint_url(endpoint);
-        }
-        if static_credentials {
-            let creds = aws_sdk_ec2::config::Credentials::new(
-                "emulator",
-                "emulator",
-                None,
-                None,
-                "hakit-static",
-            );
-            loader = loader.credentials_provider(creds);
-        }
-        let config = rt.block_on(loader.load());
+        let (rt, config) = load_config(region, endpoint, static_credentials, &limits)?;
         if config.region().is_none() {
             return Err(CloudError::new(
                 "loading the AWS configuration",

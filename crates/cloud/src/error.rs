@@ -1,4 +1,4 @@
-//! Errors from EC2 and the instance metadata service, matched on EC2's error codes.
+//! Errors from EC2, IAM and the instance metadata service, matched on their error codes.
 
 use std::fmt;
 
@@ -21,11 +21,12 @@ impl CloudError {
         }
     }
 
-    /// The resource is gone; during undo that means already undone.
+    /// The resource is gone (EC2's `*.NotFound`, IAM's `NoSuchEntity`); during undo that
+    /// means already undone.
     pub fn is_not_found(&self) -> bool {
         self.code
             .as_deref()
-            .is_some_and(|c| c.ends_with(".NotFound"))
+            .is_some_and(|c| c.ends_with(".NotFound") || c == "NoSuchEntity")
     }
 
     pub fn is_code(&self, code: &str) -> bool {
@@ -42,6 +43,7 @@ impl CloudError {
                     | "ThrottlingException"
                     | "InternalError"
                     | "InternalFailure"
+                    | "ServiceFailure"
                     | "ServiceUnavailable"
                     | "Unavailable"
             )
@@ -55,6 +57,8 @@ impl CloudError {
             "InvalidAllocationID.NotFound" => Some("check aws.eip_allocation_id in the cluster file (and the region)"),
             "RequestLimitExceeded" => Some("EC2 throttled the account; hakit retried with backoff and gave up at its deadline"),
             "InvalidNetworkInterface.InUse" => Some("the ENI is still attached; detach it first (rollback does)"),
+            "AccessDenied" => Some("these credentials may not call the iam: action named above: run `hakit iam apply` / `hakit iam rollback` with credentials allowed to manage IAM roles and instance profiles (an administrator's, not a node's instance role)"),
+            "DeleteConflict" => Some("the IAM entity is still in use (a policy someone attached to the role, or the profile still on an instance): detach it, then run `hakit iam rollback` again"),
             _ => None,
         }
     }
