@@ -40,7 +40,7 @@ pub enum Command {
     Status(StatusArgs),
     /// Called by keepalived on a VRRP transition: move the Elastic IP (aws-eip), report and log it
     Notify(NotifyArgs),
-    /// The IAM policy each node's instance role needs
+    /// The instance role each node needs: print its policy, create it, or remove it
     #[command(subcommand)]
     Iam(IamCommand),
     /// Print a shell completion script
@@ -53,8 +53,34 @@ pub enum Command {
 pub enum IamCommand {
     /// Print the least-privilege policy (JSON) for this cluster's instance role
     Policy(ConfigArgs),
-    /// Create the role, policy and instance profile (not implemented yet)
-    Apply(ConfigArgs),
+    /// Create the role, its inline policy and the instance profile; journaled, idempotent
+    Apply(IamArgs),
+    /// Undo what `iam apply` recorded, newest first; never touches entities hakit did not tag
+    Rollback(IamArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IamArgs {
+    /// Cluster file
+    #[arg(
+        long,
+        short = 'c',
+        env = "HAKIT_CONFIG",
+        default_value = "/etc/hakit/cluster.toml"
+    )]
+    pub config: PathBuf,
+    /// Directory of the IAM journal (iam-journal.json) [default: paths.state_dir of the cluster file]
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// Output format of the report
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value = "text",
+        env = "HAKIT_OUTPUT"
+    )]
+    pub output: Output,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

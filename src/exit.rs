@@ -46,9 +46,15 @@ pub struct NotImplemented(pub &'static str);
 #[error("changes are still applied; run `hakit rollback` to undo them")]
 pub struct PartiallyApplied;
 
+/// `hakit iam apply` failed and left IAM changes behind: exit code 3, `hakit iam rollback`
+/// undoes them (a node's `hakit rollback` never touches IAM).
+#[derive(Debug, thiserror::Error)]
+#[error("IAM changes are still applied; run `hakit iam rollback` to undo them, or fix the cause and run `hakit iam apply` again")]
+pub struct IamPartiallyApplied;
+
 pub fn code_for(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
-        if cause.is::<PartiallyApplied>() {
+        if cause.is::<PartiallyApplied>() || cause.is::<IamPartiallyApplied>() {
             return PARTIAL;
         }
         if cause.is::<ConfigError>() || cause.is::<UsageError>() {

@@ -13,6 +13,7 @@ pub mod exit;
 pub mod facts;
 pub mod host;
 pub mod iam;
+pub mod iam_role;
 pub mod journal;
 pub mod notify;
 pub mod plan;

@@ -1,10 +1,14 @@
-//! `hakit iam policy|apply`.
+//! `hakit iam policy|apply|rollback`.
 
-use crate::cli::IamCommand;
-use crate::config;
-use crate::exit::NotImplemented;
+use crate::apply::{Status, StepReport};
+use crate::cli::{IamArgs, IamCommand, Output};
+use crate::config::{self, Cluster, Mode};
+use crate::exit::{IamPartiallyApplied, UsageError};
+use crate::iam_role::{self, IamJournal, Names};
+use hakit_cloud::{IamCloud, Limits};
+use std::path::PathBuf;
 
-pub fn run(cmd: IamCommand) -> anyhow::Result<()> {
+pub fn run(cmd: IamCommand, verbosity: super::Verbosity) -> anyhow::Result<()> {
     match cmd {
         IamCommand::Policy(args) => {
             let cluster = config::load(&args.config)?;
@@ -14,6 +18,152 @@ pub fn run(cmd: IamCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        IamCommand::Apply(_) => Err(NotImplemented("iam apply").into()),
+        IamCommand::Apply(args) => apply(args, verbosity),
+        IamCommand::Rollback(args) => rollback(args, verbosity),
     }
+}
+
+/// The IAM client: IAM is global, the cluster's region only picks the partition. The
+/// cluster's `aws.endpoint_url` is EC2's and is not used; `AWS_ENDPOINT_URL[_IAM]` is.
+fn client(cluster: &Cluster) -> anyhow::Result<IamCloud> {
+    let region = match &cluster.mode {
+        Mode::AwsEip(aws) => aws.region.clone(),
+        Mode::L2Vip(_) => None,
+    };
+    Ok(IamCloud::new(region, None, Limits::default())?)
+}
+
+fn state_dir(args: &IamArgs, cluster: &Cluster) -> PathBuf {
+    args.state_dir
+        .clone()
+        .unwrap_or_else(|| cluster.paths.state_dir.clone())
+}
+
+fn apply(args: IamArgs, verbosity: super::Verbosity) -> anyhow::Result<()> {
+    let cluster = config::load(&args.config)?;
+    if matches!(cluster.mode, Mode::L2Vip(_)) {
+        return Err(UsageError::new(format!(
+            "cluster {} is in l2-vip mode: its nodes need no AWS permissions, so there is no role to create",
+            cluster.name
+        ))
+        .into());
+    }
+    let dir = state_dir(&args, &cluster);
+    let iam = client(&cluster)?;
+    let quiet = verbosity == super::Verbosity::Quiet;
+    let mut print = |r: &StepReport| {
+        let shown = match verbosity {
+            super::Verbosity::Quiet => false,
+            super::Verbosity::Normal => r.status != Status::AlreadyDone,
+            super::Verbosity::Verbose => true,
+        };
+        if !shown {
+            return;
+        }
+        let tag = match r.status {
+            Status::Applied => "done",
+            Status::AlreadyDone => "ok  ",
+            Status::Checked => "chk ",
+            Status::Skipped => "skip",
+        };
+        let note = r
+            .note
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        eprintln!("[{tag}] {}{note}", r.step);
+    };
+    match iam_role::apply(&iam, &cluster, &dir, &mut print) {
+        Ok(reports) => {
+            if args.output == Output::Json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+            }
+            let changed = reports
+                .iter()
+                .filter(|r| r.status == Status::Applied)
+                .count();
+            let names = Names::of(&cluster.name);
+            if quiet {
+                return Ok(());
+            }
+            if changed == 0 {
+                eprintln!("iam apply: nothing to change, the role, policy and instance profile {} are already in place", names.profile);
+            } else {
+                eprintln!(
+                    "iam apply finished: {changed} of {} steps changed something (journal: {}; undo with `hakit iam rollback`)",
+                    reports.len(),
+                    IamJournal::path_in(&dir).display()
+                );
+            }
+            eprintln!(
+                "next: attach instance profile {} to each node's instance, e.g. `aws ec2 associate-iam-instance-profile --instance-id <id> --iam-instance-profile Name={}`",
+                names.profile, names.profile
+            );
+            Ok(())
+        }
+        Err(err) => {
+            let left = IamJournal::load(&IamJournal::path_in(&dir))
+                .ok()
+                .flatten()
+                .is_some_and(|j| !j.entries.is_empty());
+            if !left {
+                return Err(err);
+            }
+            // The cause first, then what is left, so the second cannot hide the first.
+            eprintln!("error: {err:#}");
+            Err(IamPartiallyApplied.into())
+        }
+    }
+}
+
+fn rollback(args: IamArgs, verbosity: super::Verbosity) -> anyhow::Result<()> {
+    let cluster = config::load(&args.config)?;
+    let dir = state_dir(&args, &cluster);
+    let path = IamJournal::path_in(&dir);
+    let pending = IamJournal::load(&path)?.is_some_and(|j| !j.entries.is_empty());
+    let iam = if pending {
+        match client(&cluster) {
+            Ok(iam) => Some(iam),
+            Err(e) => {
+                eprintln!("warning: no IAM access, the IAM changes will remain: {e:#}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let report = iam_role::rollback(iam.as_ref().map(|c| c as &dyn hakit_cloud::Iam), &dir)?;
+    if args.output == Output::Json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    if verbosity != super::Verbosity::Quiet {
+        for line in &report.undone {
+            eprintln!("[undo] {line}");
+        }
+    }
+    for line in &report.remaining {
+        eprintln!("[left] {line}");
+    }
+    if !report.remaining.is_empty() {
+        eprintln!(
+            "iam rollback left {} change(s) in place; fix them and run `hakit iam rollback` again",
+            report.remaining.len()
+        );
+        return Err(IamPartiallyApplied.into());
+    }
+    if verbosity == super::Verbosity::Quiet {
+        return Ok(());
+    }
+    if report.undone.is_empty() {
+        eprintln!(
+            "iam rollback: nothing recorded in {}, nothing to undo",
+            path.display()
+        );
+    } else {
+        eprintln!(
+            "iam rollback finished: {} changes undone",
+            report.undone.len()
+        );
+    }
+    Ok(())
 }

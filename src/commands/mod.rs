@@ -39,7 +39,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Setup(args) => setup::run(args, verbosity),
         Command::Rollback(args) => rollback::run(args),
         Command::Status(args) => status::run(args),
-        Command::Iam(cmd) => iam::run(cmd),
+        Command::Iam(cmd) => iam::run(cmd, verbosity),
         Command::Notify(args) => notify::run(args),
     }
 }
