@@ -7,6 +7,7 @@ mod cloud_steps;
 mod common;
 mod e2e;
 mod emulator;
+mod iam;
 mod journal_steps;
 mod keepalived_rules;
 mod setup_rollback;
