@@ -20,6 +20,12 @@ pub struct Cli {
     /// Also print the steps that changed nothing
     #[arg(long, short = 'v', global = true)]
     pub verbose: bool,
+    /// Answer yes to every confirmation (rollback, replacing a config hakit did not write)
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+    /// Never prompt; a missing value is an error (also when CI=true or not on a terminal)
+    #[arg(long, global = true)]
+    pub non_interactive: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -292,9 +298,6 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Never prompt; a missing value is an error (also when CI=true or not on a terminal)
-    #[arg(long)]
-    pub non_interactive: bool,
     /// Cluster name (lowercase letters, digits, '-')
     #[arg(long)]
     pub cluster: Option<String>,
@@ -313,6 +316,12 @@ pub struct InitArgs {
     /// Elastic IP allocation id (aws-eip mode)
     #[arg(long)]
     pub eip_allocation_id: Option<String>,
+    /// AWS region (aws-eip mode) [default: the instance's, from IMDS, at run time]
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Security group for the dedicated ENIs (aws-eip mode); repeat for each
+    #[arg(long = "security-group-id", value_name = "SG_ID")]
+    pub security_group_ids: Vec<String>,
     /// Virtual IP with prefix, e.g. 192.0.2.100/24 (l2-vip mode)
     #[arg(long)]
     pub vip: Option<String>,

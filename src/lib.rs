@@ -18,6 +18,7 @@ pub mod journal;
 pub mod notify;
 pub mod plan;
 pub mod profile;
+pub mod prompt;
 pub mod render;
 pub mod role;
 pub mod rollback;

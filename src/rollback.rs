@@ -16,7 +16,7 @@ pub struct RollbackReport {
     pub remaining: Vec<String>,
 }
 
-fn describe(undo: &Undo) -> String {
+pub fn describe(undo: &Undo) -> String {
     match undo {
         Undo::DeleteEni {
             node,

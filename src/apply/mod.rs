@@ -51,25 +51,49 @@ pub struct ApplyInput<'a> {
     pub crash_after: Option<usize>,
 }
 
+/// Where `apply` reports each step: as it starts and when it is done.
+pub trait Progress {
+    /// Step `index` (0-based) of `total` begins.
+    fn start(&mut self, _index: usize, _total: usize, _step: &str) {}
+    /// The step ended: applied, already done, checked or skipped.
+    fn finish(&mut self, report: &StepReport);
+    /// The step failed with this error (the spinner must not stay on screen).
+    fn fail(&mut self, _step: &str) {}
+}
+
+/// A closure sees each finished step (tests, library callers).
+impl<F: FnMut(&StepReport)> Progress for F {
+    fn finish(&mut self, report: &StepReport) {
+        self(report)
+    }
+}
+
 /// Apply `input.plan`, reporting each step as it goes through `progress`.
 pub fn apply(
     host: &dyn Host,
     input: &ApplyInput<'_>,
-    progress: &mut dyn FnMut(&StepReport),
+    progress: &mut dyn Progress,
 ) -> anyhow::Result<Vec<StepReport>> {
     let plan = input.plan;
     let mut journal = Journal::open(host, input.state_dir, &plan.cluster, &plan.node)?;
     bootstrap_state_dir(host, &mut journal, input.state_dir)?;
     let mut reports = Vec::new();
     for (i, step) in plan.steps.iter().enumerate() {
-        let (status, note) = apply_step(host, &mut journal, input, step)
-            .with_context(|| format!("step {}: {step}", i + 1))?;
+        let name = step.to_string();
+        progress.start(i, plan.steps.len(), &name);
+        let (status, note) = match apply_step(host, &mut journal, input, step) {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                progress.fail(&name);
+                return Err(err.context(format!("step {}: {step}", i + 1)));
+            }
+        };
         let report = StepReport {
-            step: step.to_string(),
+            step: name,
             status,
             note,
         };
-        progress(&report);
+        progress.finish(&report);
         reports.push(report);
         if input.crash_after == Some(i + 1) {
             // Test-only: die like a power cut, with no cleanup.

@@ -6,24 +6,12 @@ use crate::config::file::{AwsFile, BackendFile, ClusterFile, NodeFile, VipFile, 
 use crate::config::{self, ConfigError};
 use crate::exit::UsageError;
 use crate::profile;
+use crate::prompt::Prompting;
 use crate::secrets::Secrets;
 use anyhow::Context;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-/// Whether prompting is allowed: not with --non-interactive, not when CI is set to a true
-/// value, and only when stdin and stderr are terminals.
-pub fn interactive(non_interactive_flag: bool) -> bool {
-    let ci = std::env::var("CI")
-        .map(|v| !matches!(v.as_str(), "" | "0" | "false"))
-        .unwrap_or(false);
-    !non_interactive_flag
-        && !ci
-        && std::io::stdin().is_terminal()
-        && std::io::stderr().is_terminal()
-}
-
-pub fn run(mut args: InitArgs) -> anyhow::Result<()> {
+pub fn run(mut args: InitArgs, prompting: Prompting) -> anyhow::Result<()> {
     if args.out.exists() && !args.force {
         return Err(UsageError::with_hint(
             format!("{} already exists", args.out.display()),
@@ -31,7 +19,7 @@ pub fn run(mut args: InitArgs) -> anyhow::Result<()> {
         )
         .into());
     }
-    if interactive(args.non_interactive) {
+    if prompting.interactive {
         wizard(&mut args)?;
     }
     let file = cluster_file(&args)?;
@@ -154,6 +142,8 @@ pub fn cluster_file(args: &InitArgs) -> anyhow::Result<ClusterFile> {
             .collect(),
         aws: aws_mode.then(|| AwsFile {
             eip_allocation_id: args.eip_allocation_id.clone(),
+            region: args.region.clone(),
+            security_group_ids: args.security_group_ids.clone(),
             ..AwsFile::default()
         }),
         vip: (!aws_mode).then(|| VipFile {
@@ -215,12 +205,59 @@ fn wizard(args: &mut InitArgs) -> anyhow::Result<()> {
             .map_err(prompt_err)?;
         args.mode = Some(if i == 0 { "aws-eip" } else { "l2-vip" }.to_string());
     }
-    if args.mode.as_deref() == Some("aws-eip") && args.eip_allocation_id.is_none() {
-        let id: String = Input::new()
-            .with_prompt("Elastic IP allocation id (eipalloc-...)")
-            .interact_text()
-            .map_err(prompt_err)?;
-        args.eip_allocation_id = Some(id);
+    // On EC2 the instance's own facts are the defaults: the wizard usually runs on the
+    // preferred master.
+    let instance = if args.mode.as_deref() == Some("aws-eip") {
+        this_instance()
+    } else {
+        None
+    };
+    if args.mode.as_deref() == Some("aws-eip") {
+        if args.eip_allocation_id.is_none() {
+            let id: String = Input::new()
+                .with_prompt("Elastic IP allocation id (eipalloc-...)")
+                .validate_with(|s: &String| {
+                    if config::validate::is_aws_id(s, "eipalloc-") {
+                        Ok(())
+                    } else {
+                        Err("an AllocationId like eipalloc-0123456789abcdef0, not the public IP (see `aws ec2 describe-addresses`)")
+                    }
+                })
+                .interact_text()
+                .map_err(prompt_err)?;
+            args.eip_allocation_id = Some(id);
+        }
+        if args.region.is_none() {
+            let default = instance
+                .as_ref()
+                .map(|f| f.region.clone())
+                .or_else(|| std::env::var("AWS_REGION").ok())
+                .unwrap_or_default();
+            let region: String = Input::new()
+                .with_prompt("AWS region")
+                .default(default)
+                .interact_text()
+                .map_err(prompt_err)?;
+            args.region = Some(region).filter(|r| !r.is_empty());
+        }
+        if args.security_group_ids.is_empty() {
+            let default = instance
+                .as_ref()
+                .map(|f| f.security_group_ids.join(","))
+                .unwrap_or_default();
+            let groups: String = Input::new()
+                .with_prompt("Security groups for the ENIs (comma-separated sg-...)")
+                .default(default)
+                .allow_empty(true)
+                .interact_text()
+                .map_err(prompt_err)?;
+            args.security_group_ids = groups
+                .split(',')
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .map(String::from)
+                .collect();
+        }
     }
     if args.mode.as_deref() == Some("l2-vip") {
         if args.vip.is_none() {
@@ -242,8 +279,11 @@ fn wizard(args: &mut InitArgs) -> anyhow::Result<()> {
     while args.nodes.len() < 2 {
         let n = args.nodes.len() + 1;
         let role = if n == 1 { "master" } else { "backup" };
-        let address: String = Input::new()
-            .with_prompt(format!("Private IPv4 of node n{n} ({role})"))
+        let mut input = Input::new().with_prompt(format!("Private IPv4 of node n{n} ({role})"));
+        if let Some(f) = instance.as_ref().filter(|_| n == 1) {
+            input = input.default(f.private_ip.clone());
+        }
+        let address: String = input
             .validate_with(|s: &String| {
                 s.parse::<std::net::Ipv4Addr>()
                     .map(|_| ())
@@ -267,6 +307,30 @@ fn wizard(args: &mut InitArgs) -> anyhow::Result<()> {
         args.backends.push(backend);
     }
     Ok(())
+}
+
+/// This instance's facts from IMDS, if hakit runs on EC2 (one short attempt otherwise).
+fn this_instance() -> Option<hakit_cloud::NodeFacts> {
+    if std::env::var("AWS_EC2_METADATA_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true")) {
+        return None;
+    }
+    match hakit_cloud::Imds::from_env().and_then(|imds| imds.facts()) {
+        Ok(facts) => {
+            eprintln!(
+                "this instance: {} in {} ({}), subnet {}, private IP {}: offered as defaults",
+                facts.instance_id,
+                facts.region,
+                facts.availability_zone,
+                facts.subnet_id,
+                facts.private_ip
+            );
+            Some(facts)
+        }
+        Err(_) => {
+            eprintln!("not on EC2 (no instance metadata): no defaults from the instance");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod init;
 mod load;
 mod notify;
 mod plan;
+mod progress;
 mod render;
 mod rollback;
 mod setup;
@@ -30,14 +31,15 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         (_, true) => Verbosity::Verbose,
         _ => Verbosity::Normal,
     };
+    let prompting = crate::prompt::Prompting::new(cli.yes, cli.non_interactive);
     match cli.command {
-        Command::Init(args) => init::run(args),
+        Command::Init(args) => init::run(args, prompting),
         Command::Plan(args) => plan::run(args),
         Command::Render(args) => render::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man => completions::man(),
-        Command::Setup(args) => setup::run(args, verbosity),
-        Command::Rollback(args) => rollback::run(args),
+        Command::Setup(args) => setup::run(args, verbosity, prompting),
+        Command::Rollback(args) => rollback::run(args, verbosity, prompting),
         Command::Status(args) => status::run(args),
         Command::Iam(cmd) => iam::run(cmd, verbosity),
         Command::Notify(args) => notify::run(args),

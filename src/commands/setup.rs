@@ -1,14 +1,19 @@
 //! `hakit setup`: apply this node's plan through the journal.
 
+use super::Verbosity;
 use super::{load_node, SecretsPolicy};
-use crate::apply::{self, ApplyInput, Status, StepReport};
+use crate::apply::{self, ApplyInput, Status};
 use crate::cli::{Output, SetupArgs};
 use crate::exit::PartiallyApplied;
-use crate::host::RealHost;
+use crate::host::{Host, RealHost};
+use crate::journal::Journal;
 use crate::plan::{self, PlanInput};
+use crate::prompt::Prompting;
+use crate::render::RenderedFile;
 use anyhow::Context;
+use std::path::{Path, PathBuf};
 
-pub fn run(args: SetupArgs, verbosity: super::Verbosity) -> anyhow::Result<()> {
+pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyhow::Result<()> {
     let loaded = load_node(&args.node, SecretsPolicy::Required)?;
     let secrets = loaded
         .secrets
@@ -53,29 +58,21 @@ pub fn run(args: SetupArgs, verbosity: super::Verbosity) -> anyhow::Result<()> {
         crash_after,
     };
     let host = RealHost;
-    let mut print = |r: &StepReport| {
-        let shown = match verbosity {
-            super::Verbosity::Quiet => false,
-            super::Verbosity::Normal => r.status != Status::AlreadyDone,
-            super::Verbosity::Verbose => true,
-        };
-        if !shown {
-            return;
+    if prompting.interactive && !prompting.yes {
+        let foreign = foreign_files(&host, &files, &loaded.cluster.paths.state_dir)?;
+        if !foreign.is_empty() {
+            eprintln!("setup will replace files hakit did not write (each is backed up first and put back by `hakit rollback`):");
+            for path in &foreign {
+                eprintln!("  - {}", path.display());
+            }
+            if !prompting.confirm("Replace them?", false)? {
+                eprintln!("setup cancelled: nothing changed (pass --yes to skip this question)");
+                return Ok(());
+            }
         }
-        let tag = match r.status {
-            Status::Applied => "done",
-            Status::AlreadyDone => "ok  ",
-            Status::Checked => "chk ",
-            Status::Skipped => "skip",
-        };
-        let note = r
-            .note
-            .as_deref()
-            .map(|n| format!(" ({n})"))
-            .unwrap_or_default();
-        eprintln!("[{tag}] {}{note}", r.step);
-    };
-    match apply::apply(&host, &input, &mut print) {
+    }
+    let mut progress = super::progress::for_stderr(verbosity);
+    match apply::apply(&host, &input, progress.as_mut()) {
         Ok(reports) => {
             if args.output == Output::Json {
                 println!("{}", serde_json::to_string_pretty(&reports)?);
@@ -93,25 +90,52 @@ pub fn run(args: SetupArgs, verbosity: super::Verbosity) -> anyhow::Result<()> {
         Err(err) => {
             // The cause first, then the cleanup, so the cleanup cannot hide it.
             eprintln!("error: {err:#}");
-            if args.rollback_on_error {
-                eprintln!("rolling back (--rollback-on-error)");
+            let roll_back = args.rollback_on_error
+                || prompting.offer(
+                    "Setup failed. Roll back what it changed on this node?",
+                    true,
+                )?;
+            if !roll_back {
+                eprintln!("the changes made so far stay in place: run `hakit rollback` to undo them, or fix the cause and run setup again");
+            } else {
+                eprintln!("rolling back");
                 let report = crate::rollback::rollback(
                     &host,
                     input.cloud,
                     &loaded.cluster.paths.state_dir,
                     false,
                 )?;
-                for line in &report.undone {
-                    eprintln!("[undo] {line}");
-                }
+                super::rollback::print_report(&report, verbosity);
                 if report.remaining.is_empty() {
                     anyhow::bail!("setup failed and was rolled back");
-                }
-                for line in &report.remaining {
-                    eprintln!("[left] {line}");
                 }
             }
             Err(PartiallyApplied.into())
         }
     }
+}
+
+/// Rendered files that exist with other contents and were not written by hakit (no entry in
+/// this node's journal): replacing them needs the operator's yes on a terminal.
+fn foreign_files(
+    host: &dyn Host,
+    files: &[RenderedFile],
+    state_dir: &Path,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let journal = Journal::load(host, &Journal::path_in(state_dir))?;
+    let mut foreign = Vec::new();
+    for file in files {
+        if journal
+            .as_ref()
+            .is_some_and(|j| j.file_entry(&file.path).is_some())
+        {
+            continue;
+        }
+        if let Some(bytes) = host.read(&file.path)? {
+            if bytes != file.contents.as_bytes() {
+                foreign.push(file.path.clone());
+            }
+        }
+    }
+    Ok(foreign)
 }

@@ -798,7 +798,7 @@ pub fn is_slug(s: &str, max: usize) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-fn is_aws_id(s: &str, prefix: &str) -> bool {
+pub fn is_aws_id(s: &str, prefix: &str) -> bool {
     s.strip_prefix(prefix).is_some_and(|hex| {
         (8..=17).contains(&hex.len())
             && hex

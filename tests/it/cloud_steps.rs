@@ -123,7 +123,7 @@ fn run(lab: &Lab, host: &FakeHost, steps: Vec<Step>) -> Vec<Status> {
         skip_cloud: false,
         crash_after: None,
     };
-    apply(host, &input, &mut |_| {})
+    apply(host, &input, &mut |_: &_| {})
         .expect("apply")
         .into_iter()
         .map(|r| r.status)

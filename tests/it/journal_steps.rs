@@ -77,7 +77,7 @@ fn run(
         skip_cloud: true,
         crash_after: None,
     };
-    Ok(apply(host, &input, &mut |_| {})?
+    Ok(apply(host, &input, &mut |_: &_| {})?
         .into_iter()
         .map(|r| r.status)
         .collect())

@@ -37,13 +37,15 @@ fn tree(root: &Path) -> BTreeMap<PathBuf, (u32, String)> {
     out
 }
 
-struct Lab {
-    root: PathBuf,
-    config: PathBuf,
-    secrets: PathBuf,
+pub struct Lab {
+    pub root: PathBuf,
+    pub config: PathBuf,
+    pub secrets: PathBuf,
 }
 
-fn lab(name: &str) -> Lab {
+/// A host tree under target/tmp with a hand-made keepalived.conf and a packaged haproxy.cfg,
+/// and an l2-vip cluster file whose paths all point into it.
+pub fn lab(name: &str) -> Lab {
     let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join("setup")
         .join(name);
@@ -102,7 +104,7 @@ fn rollback(lab: &Lab) -> std::process::Output {
     run(hakit().args(["rollback", "--config"]).arg(&lab.config))
 }
 
-fn ready(what: &str) -> bool {
+pub fn ready(what: &str) -> bool {
     must_run_privileged(what)
         && require_tool("keepalived")
         && require_tool("haproxy")

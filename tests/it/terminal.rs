@@ -2,6 +2,8 @@
 //! subcommand as reviewed snapshots.
 
 use crate::common::{hakit, require_tool, run, stdout};
+use crate::emulator::{Identity, ImdsServer, REGION};
+use crate::setup_rollback::{lab, ready};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -27,12 +29,57 @@ fn wait_for(session: &str, text: &str) {
     );
 }
 
+/// A command running in its own detached tmux session, killed when dropped.
 struct Session(String);
 
 impl Drop for Session {
     fn drop(&mut self) {
         let _ = tmux(&["kill-session", "-t", &self.0]);
     }
+}
+
+impl Session {
+    /// Run `command` (a shell line) on a 120x30 terminal, with CI unset: prompts only appear
+    /// on a terminal and never under CI=true. The pane stays up for 30 s after it ends.
+    fn start(name: &str, command: &str) -> Session {
+        let session = Session(format!("hakit-{name}-{}", std::process::id()));
+        let line = format!("env -u CI {command}; echo \"exit=$?\"; sleep 30");
+        let started = tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            &session.0,
+            "-x",
+            "120",
+            "-y",
+            "30",
+            &line,
+        ]);
+        assert!(
+            started.status.success(),
+            "{}",
+            String::from_utf8_lossy(&started.stderr)
+        );
+        session
+    }
+
+    /// Wait for `prompt` on screen, then type `keys` (tmux send-keys arguments).
+    fn answer(&self, prompt: &str, keys: &[&str]) {
+        wait_for(&self.0, prompt);
+        let mut args = vec!["send-keys", "-t", self.0.as_str()];
+        args.extend_from_slice(keys);
+        assert!(tmux(&args).status.success());
+    }
+
+    /// Wait until the command has ended; returns the screen.
+    fn finished(&self) -> String {
+        wait_for(&self.0, "exit=");
+        screen(&self.0)
+    }
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_hakit")
 }
 
 #[test]
@@ -42,35 +89,8 @@ fn the_init_wizard_writes_what_was_answered() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("wizard.toml");
-    let session = Session(format!("hakit-wizard-{}", std::process::id()));
-    // The wizard only runs on a terminal and never under CI=true, so unset it inside.
-    let command = format!(
-        "env -u CI {} init --out {}; sleep 30",
-        env!("CARGO_BIN_EXE_hakit"),
-        out.display()
-    );
-    let started = tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session.0,
-        "-x",
-        "120",
-        "-y",
-        "30",
-        &command,
-    ]);
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
-    );
-    let answer = |prompt: &str, keys: &[&str]| {
-        wait_for(&session.0, prompt);
-        let mut args = vec!["send-keys", "-t", session.0.as_str()];
-        args.extend_from_slice(keys);
-        assert!(tmux(&args).status.success());
-    };
+    let session = Session::start("wizard", &format!("{} init --out {}", bin(), out.display()));
+    let answer = |prompt: &str, keys: &[&str]| session.answer(prompt, keys);
     answer("Cluster name", &["-l", "wizard-demo"]);
     answer("wizard-demo", &["Enter"]);
     answer("Profile", &["Enter"]); // haproxy, the first
@@ -99,6 +119,118 @@ fn the_init_wizard_writes_what_was_answered() {
     );
     assert_eq!(cluster.backends.len(), 1);
     assert!(dir.path().join("wizard.secrets.toml").exists());
+}
+
+#[test]
+fn on_ec2_the_wizard_offers_the_instance_facts_as_defaults() {
+    if !require_tool("tmux") {
+        return;
+    }
+    let imds = ImdsServer::start(Identity {
+        instance_id: "i-0wizard".into(),
+        mac: "02:00:00:00:00:99".into(),
+        az: "us-east-1b".into(),
+        subnet_id: "subnet-0wizard".into(),
+        subnet_cidr: "192.0.2.64/26".into(),
+        vpc_id: "vpc-0wizard".into(),
+        private_ip: "192.0.2.77".into(),
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("aws.toml");
+    let session = Session::start(
+        "wizard-aws",
+        &format!(
+            "env -u AWS_REGION AWS_EC2_METADATA_SERVICE_ENDPOINT={} {} init --out {} --cluster aws-demo --profile haproxy --backend 192.0.2.21:3306",
+            imds.endpoint(),
+            bin(),
+            out.display()
+        ),
+    );
+    session.answer("Mode", &["Enter"]); // aws-eip, the first
+    session.answer("Elastic IP allocation id", &["-l", "eipalloc-0abc"]);
+    session.answer("eipalloc-0abc", &["Enter"]);
+    // Refused on the spot, with the fix, and asked again.
+    session.answer("not the public IP", &["-l", "eipalloc-0123456789abcdef0"]);
+    session.answer("(eipalloc-...): eipalloc-0123456789abcdef0", &["Enter"]);
+    // The instance's region, security groups and address are the defaults: Enter takes them.
+    session.answer("AWS region", &["Enter"]);
+    session.answer("Security groups", &["Enter"]);
+    session.answer("node n1", &["Enter"]);
+    session.answer("node n2", &["-l", "192.0.2.78"]);
+    session.answer("192.0.2.78", &["Enter"]);
+    let shown = session.finished();
+    assert!(shown.contains("this instance: i-0wizard"), "{shown}");
+    let cluster = hakit::config::load(&out)
+        .unwrap_or_else(|e| panic!("no valid cluster file ({e:?}); screen:\n{shown}"));
+    assert_eq!(cluster.mode.name(), "aws-eip");
+    assert_eq!(cluster.nodes[0].address.to_string(), "192.0.2.77");
+    assert_eq!(cluster.nodes[1].address.to_string(), "192.0.2.78");
+    let text = std::fs::read_to_string(&out).expect("cluster file");
+    assert!(text.contains(&format!("region = \"{REGION}\"")), "{text}");
+}
+
+#[test]
+fn setup_and_rollback_ask_before_replacing_or_undoing_on_a_terminal() {
+    if !require_tool("tmux") || !ready("setup and rollback at a terminal") {
+        return;
+    }
+    let lab = lab("terminal");
+    let conf = lab.root.join("etc/keepalived/keepalived.conf");
+    let hand_made = std::fs::read(&conf).expect("seeded conf");
+    let setup = format!(
+        "{} setup --role master --no-start --config {} --secrets {}",
+        bin(),
+        lab.config.display(),
+        lab.secrets.display()
+    );
+
+    // No: nothing changes, not even the state dir.
+    let session = Session::start("setup-no", &setup);
+    session.answer("Replace them?", &["n", "Enter"]);
+    let shown = session.finished();
+    assert!(
+        shown.contains("keepalived.conf"),
+        "the file is named:\n{shown}"
+    );
+    assert!(shown.contains("setup cancelled"), "{shown}");
+    assert_eq!(std::fs::read(&conf).expect("conf"), hand_made);
+    assert!(!lab.root.join("var/lib/hakit").exists(), "{shown}");
+    drop(session);
+
+    // Yes: setup runs, one line per changed step with its elapsed time.
+    let session = Session::start("setup-yes", &setup);
+    session.answer("Replace them?", &["y", "Enter"]);
+    let shown = session.finished();
+    assert!(shown.contains("exit=0"), "{shown}");
+    assert!(shown.contains("setup finished"), "{shown}");
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("[done] ") && l.ends_with("s]")),
+        "a [done] line with its elapsed time:\n{shown}"
+    );
+    assert_ne!(std::fs::read(&conf).expect("conf"), hand_made);
+    drop(session);
+
+    // Rollback lists what it will undo and asks; no keeps everything.
+    let rollback = format!("{} rollback --config {}", bin(), lab.config.display());
+    let session = Session::start("rollback-no", &rollback);
+    session.answer("Roll back now?", &["n", "Enter"]);
+    let shown = session.finished();
+    assert!(
+        shown.contains(&format!("restore {}", conf.display())),
+        "the list names the restore:\n{shown}"
+    );
+    assert!(shown.contains("rollback cancelled"), "{shown}");
+    assert_ne!(std::fs::read(&conf).expect("conf"), hand_made);
+    drop(session);
+
+    // --yes answers the question: no prompt, everything restored.
+    let session = Session::start("rollback-yes", &format!("{rollback} --yes"));
+    let shown = session.finished();
+    assert!(!shown.contains("Roll back now?"), "{shown}");
+    assert!(shown.contains("exit=0"), "{shown}");
+    assert_eq!(std::fs::read(&conf).expect("conf"), hand_made);
 }
 
 #[test]
