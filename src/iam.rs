@@ -3,7 +3,7 @@
 //! Elastic IP moves only for this cluster's allocation. Pure.
 
 use crate::config::{Cluster, Mode};
-use hakit_cloud::TAG_CLUSTER;
+use hakit_cloud::{TAG_CLUSTER, TAG_STATE};
 use serde_json::{json, Value};
 
 pub fn policy(cluster: &Cluster) -> Value {
@@ -45,6 +45,16 @@ pub fn policy(cluster: &Cluster) -> Value {
                 "Action": "ec2:CreateTags",
                 "Resource": arn("network-interface", "*"),
                 "Condition": { "StringEquals": { "ec2:CreateAction": "CreateNetworkInterface" } }
+            },
+            {
+                "Sid": "HakitReportStateOnOwnEnis",
+                "Effect": "Allow",
+                "Action": "ec2:CreateTags",
+                "Resource": arn("network-interface", "*"),
+                "Condition": {
+                    "StringEquals": { format!("aws:ResourceTag/{TAG_CLUSTER}"): cluster.name },
+                    "ForAllValues:StringEquals": { "aws:TagKeys": [TAG_STATE] }
+                }
             },
             {
                 "Sid": "HakitOwnEnis",
@@ -106,6 +116,20 @@ mod tests {
             .expect("own ENIs");
         assert_eq!(
             own["Condition"]["StringEquals"]["aws:ResourceTag/hakit:cluster"],
+            "orders"
+        );
+        // notify tags hakit:state on its existing ENI: only that key, only on this cluster's.
+        let state = statements
+            .iter()
+            .find(|s| s["Sid"] == "HakitReportStateOnOwnEnis")
+            .expect("state tagging");
+        assert_eq!(state["Action"], "ec2:CreateTags");
+        assert_eq!(
+            state["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"],
+            serde_json::json!(["hakit:state"])
+        );
+        assert_eq!(
+            state["Condition"]["StringEquals"]["aws:ResourceTag/hakit:cluster"],
             "orders"
         );
         for s in statements {
