@@ -24,6 +24,7 @@ pub mod role;
 pub mod rollback;
 pub mod secrets;
 pub mod validator;
+pub mod vendor_repo;
 
 use clap::Parser;
 

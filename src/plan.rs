@@ -6,6 +6,7 @@ use crate::facts::{Distro, Family};
 use crate::profile::Profile;
 use crate::render::{validate_command, FileKind, RenderedFile};
 use crate::role::{Role, Target};
+use crate::vendor_repo::{self, RepoFile};
 use serde::Serialize;
 use std::fmt;
 use std::path::PathBuf;
@@ -17,6 +18,12 @@ pub enum Step {
     AddVendorRepository {
         name: String,
         manager: String,
+        /// The files that add it, written only if the package is not available otherwise.
+        files: Vec<RepoFile>,
+        /// Why the files cannot be made here (distro facts, profile fields): an error only
+        /// if the repository turns out to be needed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        problem: Option<String>,
     },
     InstallPackages {
         manager: String,
@@ -71,8 +78,19 @@ pub enum Step {
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Step::AddVendorRepository { name, manager } => {
-                write!(f, "add the {name} vendor repository ({manager}) if the distro has no {name} package")
+            Step::AddVendorRepository {
+                name,
+                manager,
+                files,
+                ..
+            } => {
+                write!(f, "add the {name} vendor repository ({manager}) if the distro has no {name} package")?;
+                if !files.is_empty() {
+                    let paths: Vec<String> =
+                        files.iter().map(|f| f.path.display().to_string()).collect();
+                    write!(f, ": {}", paths.join(", "))?;
+                }
+                Ok(())
             }
             Step::InstallPackages { manager, packages } => write!(
                 f,
@@ -176,12 +194,33 @@ pub struct Plan {
     pub preflight: Vec<Permission>,
 }
 
+/// What EC2's DryRun said about one action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// `DryRunOperation`: the call would have been allowed.
+    Allowed,
+    /// `UnauthorizedOperation`: the identity lacks the permission.
+    Denied,
+    /// Any other answer (a placeholder resource not found, a network error): no verdict.
+    Unknown,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Permission {
+    /// The IAM action, e.g. `ec2:AttachNetworkInterface`.
     pub action: String,
+    /// True only for [`Verdict::Allowed`].
     pub allowed: bool,
+    pub verdict: Verdict,
+    /// Which hakit command needs it, and for what.
+    pub used_for: String,
+    /// Why there is no verdict (EC2's answer), for [`Verdict::Unknown`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What to do, for a denied or unknown action.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
 }
 
 pub struct PlanInput<'a> {
@@ -212,9 +251,16 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     };
     let mut steps = Vec::new();
     if let Some(repo) = &profile.vendor_repo {
+        let (files, problem) =
+            match vendor_repo::files(repo, &manager, distro.and_then(|d| d.codename.as_deref())) {
+                Ok(files) => (files, None),
+                Err(problem) => (vec![], Some(problem)),
+            };
         steps.push(Step::AddVendorRepository {
             name: repo.name.clone(),
             manager: manager.clone(),
+            files,
+            problem,
         });
     }
     steps.push(Step::InstallPackages {
@@ -313,13 +359,31 @@ impl fmt::Display for Plan {
         if !self.preflight.is_empty() {
             writeln!(f, "Preflight (EC2 DryRun):")?;
             for p in &self.preflight {
-                let verdict = match (&p.error, p.allowed) {
-                    (Some(e), _) => format!("could not check: {e}"),
-                    (None, true) => "allowed".to_string(),
-                    (None, false) => "MISSING from the instance role".to_string(),
+                let verdict = match p.verdict {
+                    Verdict::Allowed => "allowed".to_string(),
+                    Verdict::Denied => {
+                        format!("DENIED, missing from the instance role ({})", p.used_for)
+                    }
+                    Verdict::Unknown => format!(
+                        "unknown, could not check ({}): {}",
+                        p.used_for,
+                        p.error.as_deref().unwrap_or("no verdict from EC2")
+                    ),
                 };
                 writeln!(f, "  {}: {verdict}", p.action)?;
+                if let Some(fix) = &p.fix {
+                    writeln!(f, "      fix: {fix}")?;
+                }
             }
+            let count = |v| self.preflight.iter().filter(|p| p.verdict == v).count();
+            writeln!(
+                f,
+                "  {} allowed, {} denied, {} unknown of {} actions",
+                count(Verdict::Allowed),
+                count(Verdict::Denied),
+                count(Verdict::Unknown),
+                self.preflight.len()
+            )?;
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ use crate::host::{Host, Ownership};
 use crate::journal::{sha256_hex, Entry, EntryState, Journal, OwnershipRecord, Undo};
 use crate::plan::{Plan, Step};
 use crate::render::RenderedFile;
+use crate::vendor_repo::{RepoFile, RepoSource};
 use anyhow::{bail, Context};
 use hakit_cloud::{Cloud, NodeFacts};
 use serde::Serialize;
@@ -114,25 +115,20 @@ fn apply_step(
 ) -> anyhow::Result<(Status, Option<String>)> {
     let done = |s| Ok((s, None));
     match step {
-        Step::AddVendorRepository { name, .. } => {
-            let packages = match &input.plan.steps.iter().find_map(|s| match s {
-                Step::InstallPackages { manager, packages } => {
-                    Some((manager.clone(), packages.clone()))
-                }
-                _ => None,
-            }) {
-                Some(p) => p.clone(),
-                None => return done(Status::AlreadyDone),
-            };
-            for package in &packages.1 {
-                if !host.package_installed(&packages.0, package)? {
-                    bail!(
-                        "{package} is not installed and adding the {name} vendor repository is not implemented yet: add it by hand (see the profile's vendor_repo) and run setup again"
-                    );
-                }
-            }
-            done(Status::AlreadyDone)
-        }
+        Step::AddVendorRepository {
+            name,
+            manager,
+            files,
+            problem,
+        } => add_vendor_repository(
+            host,
+            journal,
+            input,
+            name,
+            manager,
+            files,
+            problem.as_deref(),
+        ),
         Step::InstallPackages { manager, packages } => {
             let mut missing = Vec::new();
             for p in packages {
@@ -275,6 +271,71 @@ fn apply_step(
             done(Status::Applied)
         }
     }
+}
+
+/// Add the vendor's repository only when a package the profile needs is neither installed
+/// nor offered by the sources already configured; each file is journaled, so rollback
+/// removes it (after removing the packages installed from it).
+fn add_vendor_repository(
+    host: &dyn Host,
+    journal: &mut Journal,
+    input: &ApplyInput<'_>,
+    name: &str,
+    manager: &str,
+    files: &[RepoFile],
+    problem: Option<&str>,
+) -> anyhow::Result<(Status, Option<String>)> {
+    let packages = input
+        .plan
+        .steps
+        .iter()
+        .find_map(|s| match s {
+            Step::InstallPackages { packages, .. } => Some(packages.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let mut unavailable = Vec::new();
+    for package in &packages {
+        if !host.package_installed(manager, package)?
+            && !host.package_available(manager, package)?
+        {
+            unavailable.push(package.clone());
+        }
+    }
+    if unavailable.is_empty() {
+        return Ok((Status::AlreadyDone, None));
+    }
+    if let Some(problem) = problem {
+        bail!("{} cannot be installed: no configured source offers it, and the {name} vendor repository cannot be added here: {problem}", unavailable.join(", "));
+    }
+    let mut written = Vec::new();
+    for file in files {
+        let bytes = match &file.source {
+            RepoSource::Contents(text) => text.clone().into_bytes(),
+            RepoSource::Download(url) => host.fetch(url).with_context(|| {
+                format!("getting the {name} repository key for {} (is {url} reachable from this host, directly or through https_proxy?)", file.path.display())
+            })?,
+        };
+        let (status, _) = write_file(host, journal, &file.path, &bytes, &Ownership::root(0o644))?;
+        if status == Status::Applied {
+            written.push(file.path.display().to_string());
+        }
+    }
+    host.refresh_packages(manager)
+        .with_context(|| format!("reading the package sources after adding the {name} repository; `hakit rollback` removes it"))?;
+    for package in &unavailable {
+        if !host.package_available(manager, package)? {
+            bail!("{package} is still not offered after adding the {name} vendor repository ({}): check that the repository serves this distro release; `hakit rollback` removes it", written.join(", "));
+        }
+    }
+    Ok((
+        Status::Applied,
+        Some(format!(
+            "for {}: wrote {}",
+            unavailable.join(", "),
+            written.join(", ")
+        )),
+    ))
 }
 
 fn require_systemd(host: &dyn Host) -> anyhow::Result<()> {

@@ -26,6 +26,12 @@ pub struct FakeHost {
     /// Operations that fail, by name ("write", "install", "useradd", "validate", ...).
     pub fail: RefCell<BTreeSet<String>>,
     pub calls: RefCell<Vec<String>>,
+    /// Packages the distro's own sources offer.
+    pub distro_offers: RefCell<BTreeSet<String>>,
+    /// Packages a repository file offers while it exists (path -> package names).
+    pub repo_offers: RefCell<BTreeMap<PathBuf, Vec<String>>>,
+    /// What `fetch` returns, by URL.
+    pub downloads: RefCell<BTreeMap<String, Vec<u8>>>,
 }
 
 impl FakeHost {
@@ -156,6 +162,28 @@ impl Host for FakeHost {
             .packages
             .extend(names.iter().cloned());
         Ok(())
+    }
+
+    fn package_available(&self, _manager: &str, name: &str) -> anyhow::Result<bool> {
+        let files = &self.state.borrow().files;
+        Ok(self.distro_offers.borrow().contains(name)
+            || self
+                .repo_offers
+                .borrow()
+                .iter()
+                .any(|(path, names)| files.contains_key(path) && names.iter().any(|n| n == name)))
+    }
+
+    fn refresh_packages(&self, manager: &str) -> anyhow::Result<()> {
+        self.op("refresh", manager.to_string())
+    }
+
+    fn fetch(&self, url: &str) -> anyhow::Result<Vec<u8>> {
+        self.op("fetch", url.to_string())?;
+        match self.downloads.borrow().get(url) {
+            Some(bytes) => Ok(bytes.clone()),
+            None => bail!("fetching {url}: 404 Not Found"),
+        }
     }
 
     fn remove_packages(&self, _manager: &str, names: &[String]) -> anyhow::Result<()> {

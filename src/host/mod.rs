@@ -57,6 +57,12 @@ pub trait Host {
     fn package_installed(&self, manager: &str, name: &str) -> anyhow::Result<bool>;
     fn install_packages(&self, manager: &str, names: &[String]) -> anyhow::Result<()>;
     fn remove_packages(&self, manager: &str, names: &[String]) -> anyhow::Result<()>;
+    /// Whether the configured package sources offer `name` (installed or not).
+    fn package_available(&self, manager: &str, name: &str) -> anyhow::Result<bool>;
+    /// Re-read the package sources (`apt-get update`, `dnf makecache`).
+    fn refresh_packages(&self, manager: &str) -> anyhow::Result<()>;
+    /// Download `url` (HTTPS only): a vendor's signing key.
+    fn fetch(&self, url: &str) -> anyhow::Result<Vec<u8>>;
     /// Whether systemd manages services here (it is PID 1).
     fn has_systemd(&self) -> bool;
     fn service_enabled(&self, name: &str) -> anyhow::Result<bool>;

@@ -218,6 +218,51 @@ impl Host for RealHost {
         checked(&argv)
     }
 
+    fn package_available(&self, manager: &str, name: &str) -> anyhow::Result<bool> {
+        match manager {
+            "apt" => {
+                let out = command(&["apt-cache", "policy", name])?;
+                Ok(out.success
+                    && out.output.lines().any(|l| {
+                        l.trim()
+                            .strip_prefix("Candidate:")
+                            .is_some_and(|c| c.trim() != "(none)")
+                    }))
+            }
+            "dnf" | "yum" => Ok(command(&[manager, "-q", "list", name])?.success),
+            other => bail!("unknown package manager {other:?}"),
+        }
+    }
+
+    fn refresh_packages(&self, manager: &str) -> anyhow::Result<()> {
+        match manager {
+            "apt" => checked(&["apt-get", "update", "-q"]),
+            "dnf" | "yum" => checked(&[manager, "-q", "makecache"]),
+            other => bail!("unknown package manager {other:?}"),
+        }
+    }
+
+    fn fetch(&self, url: &str) -> anyhow::Result<Vec<u8>> {
+        use std::io::Read;
+        if !url.starts_with("https://") {
+            bail!("refusing to download {url}: keys are fetched over https only");
+        }
+        let agent = ureq::AgentBuilder::new()
+            .timeout(std::time::Duration::from_secs(30))
+            .build();
+        let response = agent
+            .get(url)
+            .call()
+            .with_context(|| format!("downloading {url}"))?;
+        let mut bytes = Vec::new();
+        response
+            .into_reader()
+            .take(1 << 20)
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("reading {url}"))?;
+        Ok(bytes)
+    }
+
     fn has_systemd(&self) -> bool {
         Path::new("/run/systemd/system").is_dir()
     }

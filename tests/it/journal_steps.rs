@@ -387,3 +387,145 @@ fn a_config_that_fails_validation_is_replaced_by_the_previous_one_at_once() {
         Some(b"working config\n".as_slice())
     );
 }
+
+mod vendor_repository {
+    use super::{host, run, STATE};
+    use hakit::apply::Status;
+    use hakit::host::{FakeHost, Host};
+    use hakit::plan::Step;
+    use hakit::rollback::rollback;
+    use hakit::vendor_repo::{self, RepoFile, RepoSource, MARKER};
+    use std::path::{Path, PathBuf};
+
+    const LIST: &str = "/etc/apt/sources.list.d/proxysql.list";
+    const KEY: &str = "/etc/apt/keyrings/proxysql.asc";
+
+    fn files() -> Vec<RepoFile> {
+        let profile = crate::common::shipped_profile("proxysql");
+        let repo = profile.vendor_repo.expect("proxysql ships a vendor_repo");
+        vendor_repo::files(&repo, "apt", Some("bookworm")).expect("apt files")
+    }
+
+    fn key_url() -> String {
+        files()
+            .iter()
+            .find_map(|f| match &f.source {
+                RepoSource::Download(url) => Some(url.clone()),
+                RepoSource::Contents(_) => None,
+            })
+            .expect("the key is downloaded")
+    }
+
+    fn steps(problem: Option<&str>) -> Vec<Step> {
+        vec![
+            Step::AddVendorRepository {
+                name: "proxysql".into(),
+                manager: "apt".into(),
+                files: if problem.is_some() { vec![] } else { files() },
+                problem: problem.map(String::from),
+            },
+            Step::InstallPackages {
+                manager: "apt".into(),
+                packages: vec!["keepalived".into(), "proxysql".into()],
+            },
+        ]
+    }
+
+    /// A Debian host: apt's sources dir exists, keepalived is installed, and proxysql is
+    /// offered only once the vendor's list file is there.
+    fn debian() -> FakeHost {
+        let h = host();
+        for d in ["/etc/apt", "/etc/apt/sources.list.d"] {
+            h.create_dir(Path::new(d), 0o755).expect("dir");
+        }
+        h.state.borrow_mut().packages.insert("keepalived".into());
+        h.repo_offers
+            .borrow_mut()
+            .insert(PathBuf::from(LIST), vec!["proxysql".into()]);
+        h.downloads.borrow_mut().insert(
+            key_url(),
+            b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n".to_vec(),
+        );
+        h.calls.borrow_mut().clear();
+        h
+    }
+
+    #[test]
+    fn added_when_no_source_offers_the_package_and_removed_by_rollback() {
+        let h = debian();
+        let before = h.snapshot();
+        let statuses = run(&h, steps(None), &[], false).expect("apply");
+        assert_eq!(statuses, vec![Status::Applied, Status::Applied]);
+        let key = h.read(Path::new(KEY)).expect("read").expect("key written");
+        assert!(key.starts_with(b"-----BEGIN PGP"));
+        let list = h
+            .read(Path::new(LIST))
+            .expect("read")
+            .expect("list written");
+        let list = String::from_utf8(list).expect("utf8");
+        assert!(
+            list.starts_with(MARKER) && list.contains("/bookworm/"),
+            "{list}"
+        );
+        let calls = h.calls.borrow().clone();
+        let refresh = calls.iter().position(|c| c == "refresh apt");
+        let install = calls.iter().position(|c| c == "install proxysql");
+        assert!(
+            refresh.is_some() && refresh < install,
+            "the sources are re-read before installing: {calls:?}"
+        );
+
+        // Again: nothing to do, nothing fetched.
+        let after = h.snapshot();
+        h.calls.borrow_mut().clear();
+        let statuses = run(&h, steps(None), &[], false).expect("apply again");
+        assert_eq!(statuses, vec![Status::AlreadyDone, Status::AlreadyDone]);
+        assert_eq!(h.snapshot(), after);
+        assert!(!h.calls.borrow().iter().any(|c| c.starts_with("fetch")));
+
+        // Rollback removes the package first, then the repository files and the key dir.
+        let report = rollback(&h, None, Path::new(STATE), false).expect("rollback");
+        assert!(report.remaining.is_empty(), "{:?}", report.remaining);
+        assert_eq!(
+            h.snapshot(),
+            before,
+            "rollback must restore the host exactly"
+        );
+    }
+
+    #[test]
+    fn not_added_when_the_distro_offers_the_package() {
+        let h = debian();
+        h.distro_offers.borrow_mut().insert("proxysql".into());
+        let statuses = run(&h, steps(None), &[], false).expect("apply");
+        assert_eq!(statuses, vec![Status::AlreadyDone, Status::Applied]);
+        assert!(h.read(Path::new(LIST)).expect("read").is_none());
+        assert!(!h.calls.borrow().iter().any(|c| c.starts_with("fetch")));
+    }
+
+    #[test]
+    fn a_key_that_cannot_be_downloaded_stops_setup_with_the_url_and_rolls_back_clean() {
+        let h = debian();
+        h.downloads.borrow_mut().clear();
+        let before = h.snapshot();
+        let err = run(&h, steps(None), &[], false).expect_err("no key");
+        let text = format!("{err:#}");
+        assert!(text.contains(&key_url()), "{text}");
+        assert!(text.contains("step 1"), "{text}");
+        assert!(!h.state.borrow().packages.contains("proxysql"));
+        let report = rollback(&h, None, Path::new(STATE), false).expect("rollback");
+        assert!(report.remaining.is_empty(), "{:?}", report.remaining);
+        assert_eq!(h.snapshot(), before);
+    }
+
+    #[test]
+    fn a_repository_that_cannot_be_described_here_is_an_error_only_when_needed() {
+        let h = debian();
+        let err = run(&h, steps(Some("no VERSION_CODENAME")), &[], false).expect_err("needed");
+        assert!(format!("{err:#}").contains("VERSION_CODENAME"), "{err:#}");
+        let h = debian();
+        h.state.borrow_mut().packages.insert("proxysql".into());
+        let statuses = run(&h, steps(Some("no VERSION_CODENAME")), &[], false).expect("not needed");
+        assert_eq!(statuses, vec![Status::AlreadyDone, Status::AlreadyDone]);
+    }
+}
