@@ -392,27 +392,121 @@ fn plan_preflight_checks_each_action_with_dry_run() {
             ),
         );
     std::fs::write(&lab.config, text).expect("config");
-    let out = run(hakit()
-        .args([
-            "plan",
-            "--role",
-            "master",
-            "--preflight",
-            "--output",
-            "json",
-            "--config",
-        ])
-        .arg(&lab.config)
-        .env("AWS_ENDPOINT_URL", &lab.endpoint)
-        .env("AWS_ACCESS_KEY_ID", "emulator")
-        .env("AWS_SECRET_ACCESS_KEY", "emulator"));
-    assert!(out.status.success(), "{}", stderr(&out));
-    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let checks = plan["preflight"].as_array().expect("preflight results");
-    assert_eq!(checks.len(), 4);
-    for c in checks {
-        assert_eq!(c["allowed"], true, "{c}");
+    // IMDS gives the node's subnet, which the CreateNetworkInterface check names.
+    let imds = ImdsServer::start(Identity {
+        instance_id: world.instances[0].clone(),
+        az: world.subnets[0].2.clone(),
+        mac: "0e:11:22:33:44:55".into(),
+        subnet_id: world.subnets[0].0.clone(),
+        subnet_cidr: world.subnets[0].1.clone(),
+        vpc_id: "vpc-0abc".into(),
+        private_ip: "192.0.2.75".into(),
+    });
+    let preflight = |output: &str| {
+        let out = run(hakit()
+            .args([
+                "plan",
+                "--role",
+                "master",
+                "--preflight",
+                "--output",
+                output,
+            ])
+            .arg("--config")
+            .arg(&lab.config)
+            .env("AWS_ENDPOINT_URL", &lab.endpoint)
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "emulator")
+            .env("AWS_SECRET_ACCESS_KEY", "emulator"));
+        assert!(out.status.success(), "{}", stderr(&out));
+        out
+    };
+    let every_action = [
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeAddresses",
+        "ec2:DescribeInstances",
+        "ec2:CreateNetworkInterface",
+        "ec2:AttachNetworkInterface",
+        "ec2:ModifyNetworkInterfaceAttribute",
+        "ec2:CreateTags",
+        "ec2:AssociateAddress",
+        "ec2:DisassociateAddress",
+        "ec2:DetachNetworkInterface",
+        "ec2:DeleteNetworkInterface",
+    ];
+    // Each action in order, with its verdict; `used_for` always, `fix` unless allowed.
+    let verdicts = |stdout: &[u8]| -> Vec<(String, String)> {
+        let plan: serde_json::Value = serde_json::from_slice(stdout).expect("json");
+        let checks = plan["preflight"].as_array().expect("preflight results");
+        let actions: Vec<&str> = checks.iter().filter_map(|c| c["action"].as_str()).collect();
+        assert_eq!(
+            actions, every_action,
+            "every action setup, notify and rollback use"
+        );
+        for c in checks {
+            assert_eq!(c["allowed"], c["verdict"] == "allowed", "{c}");
+            assert!(c["used_for"].as_str().is_some_and(|u| !u.is_empty()), "{c}");
+            assert_eq!(c.get("fix").is_some(), c["verdict"] != "allowed", "{c}");
+        }
+        checks
+            .iter()
+            .map(|c| {
+                (
+                    c["action"].as_str().unwrap_or_default().to_string(),
+                    c["verdict"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    // Before setup the ENI checks name a placeholder ENI. moto, like EC2 for most actions,
+    // checks DryRun permission first (allowed); for AssociateAddress it looks the ENI up
+    // first, so there is no verdict: unknown, never allowed or denied by guesswork.
+    let out = preflight("json");
+    for (action, verdict) in verdicts(&out.stdout) {
+        let expected = if action == "ec2:AssociateAddress" {
+            "unknown"
+        } else {
+            "allowed"
+        };
+        assert_eq!(verdict, expected, "{action}");
     }
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let associate = &plan["preflight"][7];
+    assert!(
+        associate["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("InvalidNetworkInterfaceID.NotFound"))
+            && associate["fix"]
+                .as_str()
+                .is_some_and(|f| f.contains("placeholder") && f.contains("hakit iam policy")),
+        "{associate}"
+    );
+    // After setup made the node's ENI: they name it.
+    let c = cloud(&moto.endpoint);
+    let eni = c.create_eni(&new_eni(&world, 0, "pre")).expect("create");
+    c.attach_eni(&eni.id, &world.instances[0]).expect("attach");
+    assert!(verdicts(&preflight("json").stdout)
+        .iter()
+        .all(|(_, verdict)| verdict == "allowed"));
+    let doc = std::fs::read_to_string(format!("{}/docs/json.md", env!("CARGO_MANIFEST_DIR")))
+        .expect("docs/json.md");
+    for documented in every_action
+        .iter()
+        .chain(&["verdict", "used_for", "fix", "allowed", "denied", "unknown"])
+    {
+        assert!(
+            doc.contains(&format!("`{documented}`")),
+            "{documented} is not in docs/json.md"
+        );
+    }
+    let text = String::from_utf8_lossy(&preflight("text").stdout).into_owned();
+    for action in every_action {
+        assert!(text.contains(&format!("  {action}: allowed\n")), "{text}");
+    }
+    assert!(
+        text.contains("11 allowed, 0 denied, 0 unknown of 11 actions"),
+        "{text}"
+    );
 }
 
 #[test]

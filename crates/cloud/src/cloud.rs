@@ -72,30 +72,108 @@ pub trait Cloud {
     fn disassociate_eip(&self, association_id: &str) -> Result<(), CloudError>;
     /// Set one tag on an ENI (hakit's own; used for `hakit:state`).
     fn tag_eni(&self, eni_id: &str, key: &str, value: &str) -> Result<(), CloudError>;
-    /// Ask EC2 with DryRun whether this identity may call `action`; `Ok(true)` when allowed.
-    fn may(
-        &self,
-        action: Action,
-        allocation_id: &str,
-        instance_id: &str,
-    ) -> Result<bool, CloudError>;
+    /// Ask EC2 with DryRun whether this identity may call `action` on the resources in
+    /// `probe`: `Ok(true)` when EC2 answers `DryRunOperation` (allowed), `Ok(false)` on
+    /// `UnauthorizedOperation` (denied), and any other answer as an error (unknown).
+    fn may(&self, action: Action, probe: &Probe) -> Result<bool, CloudError>;
 }
 
-/// The EC2 actions setup and notify need, checked by `hakit plan`.
+/// The resources a DryRun check names, as setup and notify would: this node's own where
+/// they exist, otherwise syntactically valid placeholders (see [`Probe::PLACEHOLDER_ENI`]),
+/// to which EC2 may answer NotFound rather than with a verdict.
+#[derive(Debug, Clone, Default)]
+pub struct Probe {
+    pub cluster: String,
+    pub node: String,
+    pub allocation_id: String,
+    pub instance_id: String,
+    /// The node's subnet (from IMDS); a placeholder when unknown.
+    pub subnet_id: Option<String>,
+    pub security_group_ids: Vec<String>,
+    /// The node's dedicated ENI, once setup created it.
+    pub eni_id: Option<String>,
+    /// Its attachment, once attached.
+    pub attachment_id: Option<String>,
+    /// The Elastic IP's current association, if any.
+    pub association_id: Option<String>,
+}
+
+impl Probe {
+    pub const PLACEHOLDER_SUBNET: &'static str = "subnet-00000000000000000";
+    pub const PLACEHOLDER_ENI: &'static str = "eni-00000000000000000";
+    pub const PLACEHOLDER_ATTACHMENT: &'static str = "eni-attach-00000000000000000";
+    pub const PLACEHOLDER_ASSOCIATION: &'static str = "eipassoc-00000000000000000";
+
+    pub fn subnet(&self) -> &str {
+        self.subnet_id
+            .as_deref()
+            .unwrap_or(Self::PLACEHOLDER_SUBNET)
+    }
+
+    pub fn eni(&self) -> &str {
+        self.eni_id.as_deref().unwrap_or(Self::PLACEHOLDER_ENI)
+    }
+
+    pub fn attachment(&self) -> &str {
+        self.attachment_id
+            .as_deref()
+            .unwrap_or(Self::PLACEHOLDER_ATTACHMENT)
+    }
+
+    pub fn association(&self) -> &str {
+        self.association_id
+            .as_deref()
+            .unwrap_or(Self::PLACEHOLDER_ASSOCIATION)
+    }
+
+    /// Whether checking `action` names a placeholder instead of a real resource.
+    pub fn uses_placeholder(&self, action: Action) -> bool {
+        match action {
+            Action::CreateNetworkInterface => self.subnet_id.is_none(),
+            Action::AttachNetworkInterface
+            | Action::DeleteNetworkInterface
+            | Action::ModifyNetworkInterfaceAttribute
+            | Action::CreateTags
+            | Action::AssociateAddress => self.eni_id.is_none(),
+            Action::DetachNetworkInterface => self.attachment_id.is_none(),
+            Action::DisassociateAddress => self.association_id.is_none(),
+            Action::DescribeNetworkInterfaces
+            | Action::DescribeAddresses
+            | Action::DescribeInstances => false,
+        }
+    }
+}
+
+/// The EC2 actions setup, notify and rollback need, checked by `hakit plan --preflight`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Action {
     DescribeNetworkInterfaces,
     DescribeAddresses,
     DescribeInstances,
+    CreateNetworkInterface,
+    AttachNetworkInterface,
+    ModifyNetworkInterfaceAttribute,
+    CreateTags,
     AssociateAddress,
+    DisassociateAddress,
+    DetachNetworkInterface,
+    DeleteNetworkInterface,
 }
 
 impl Action {
-    pub const ALL: [Action; 4] = [
+    /// In the order setup, notify and rollback use them.
+    pub const ALL: [Action; 11] = [
         Action::DescribeNetworkInterfaces,
         Action::DescribeAddresses,
         Action::DescribeInstances,
+        Action::CreateNetworkInterface,
+        Action::AttachNetworkInterface,
+        Action::ModifyNetworkInterfaceAttribute,
+        Action::CreateTags,
         Action::AssociateAddress,
+        Action::DisassociateAddress,
+        Action::DetachNetworkInterface,
+        Action::DeleteNetworkInterface,
     ];
 
     pub fn iam_name(self) -> &'static str {
@@ -103,7 +181,33 @@ impl Action {
             Action::DescribeNetworkInterfaces => "ec2:DescribeNetworkInterfaces",
             Action::DescribeAddresses => "ec2:DescribeAddresses",
             Action::DescribeInstances => "ec2:DescribeInstances",
+            Action::CreateNetworkInterface => "ec2:CreateNetworkInterface",
+            Action::AttachNetworkInterface => "ec2:AttachNetworkInterface",
+            Action::ModifyNetworkInterfaceAttribute => "ec2:ModifyNetworkInterfaceAttribute",
+            Action::CreateTags => "ec2:CreateTags",
             Action::AssociateAddress => "ec2:AssociateAddress",
+            Action::DisassociateAddress => "ec2:DisassociateAddress",
+            Action::DetachNetworkInterface => "ec2:DetachNetworkInterface",
+            Action::DeleteNetworkInterface => "ec2:DeleteNetworkInterface",
+        }
+    }
+
+    /// What hakit uses it for.
+    pub fn used_for(self) -> &'static str {
+        match self {
+            Action::DescribeNetworkInterfaces => "setup, notify, status: find the cluster's ENIs",
+            Action::DescribeAddresses => "notify, status: read where the Elastic IP is",
+            Action::DescribeInstances => "setup: pick a free device index",
+            Action::CreateNetworkInterface => "setup: create the dedicated ENI, tagged",
+            Action::AttachNetworkInterface => "setup: attach the ENI to this instance",
+            Action::ModifyNetworkInterfaceAttribute => {
+                "setup: turn off source/dest check (aws.source_dest_check = false)"
+            }
+            Action::CreateTags => "notify: report the VRRP state on the ENI (hakit:state)",
+            Action::AssociateAddress => "setup, notify: move the Elastic IP to this ENI",
+            Action::DisassociateAddress => "rollback: take the Elastic IP off this ENI",
+            Action::DetachNetworkInterface => "rollback: detach the ENI",
+            Action::DeleteNetworkInterface => "rollback: delete the ENI",
         }
     }
 }

@@ -3,7 +3,8 @@
 //! overall operation timeout; waits for eventual consistency are bounded polls.
 
 use crate::cloud::{
-    Action, Address, Attachment, Cloud, Eni, NewEni, TAG_CLUSTER, TAG_NODE, TAG_RUN, TAG_STATE,
+    Action, Address, Attachment, Cloud, Eni, NewEni, Probe, TAG_CLUSTER, TAG_NODE, TAG_RUN,
+    TAG_STATE,
 };
 use crate::error::CloudError;
 use aws_config::retry::RetryConfig;
@@ -114,6 +115,22 @@ fn tag(n: &NetworkInterface, key: &str) -> Option<String> {
         .find(|t| t.key() == Some(key))
         .and_then(|t| t.value())
         .map(str::to_string)
+}
+
+/// The tags a dedicated ENI gets at create time (the same for the DryRun check, so that a
+/// policy conditioned on `aws:RequestTag/hakit:cluster` is tested as setup will use it).
+fn eni_tags(cluster: &str, node: &str, run: &str) -> TagSpecification {
+    let mut spec = TagSpecification::builder().resource_type(ResourceType::NetworkInterface);
+    for (k, v) in [(TAG_CLUSTER, cluster), (TAG_NODE, node), (TAG_RUN, run)] {
+        spec = spec.tags(Tag::builder().key(k).value(v).build());
+    }
+    spec.tags(
+        Tag::builder()
+            .key("Name")
+            .value(format!("hakit-{cluster}-{node}"))
+            .build(),
+    )
+    .build()
 }
 
 fn eni_from(n: &NetworkInterface) -> Eni {
@@ -266,21 +283,7 @@ impl Cloud for Ec2Cloud {
     }
 
     fn create_eni(&self, req: &NewEni) -> Result<Eni, CloudError> {
-        let tags = [
-            (TAG_CLUSTER, &req.cluster),
-            (TAG_NODE, &req.node),
-            (TAG_RUN, &req.run),
-        ];
-        let mut spec = TagSpecification::builder().resource_type(ResourceType::NetworkInterface);
-        for (k, v) in tags {
-            spec = spec.tags(Tag::builder().key(k).value(v.as_str()).build());
-        }
-        spec = spec.tags(
-            Tag::builder()
-                .key("Name")
-                .value(format!("hakit-{}-{}", req.cluster, req.node))
-                .build(),
-        );
+        let spec = eni_tags(&req.cluster, &req.node, &req.run);
         let op = format!(
             "creating the dedicated ENI of node {} in {}",
             req.node, req.subnet_id
@@ -297,7 +300,7 @@ impl Cloud for Ec2Cloud {
                     )
                     .description(format!("hakit {} {}", req.cluster, req.node))
                     .client_token(&req.client_token)
-                    .tag_specifications(spec.build())
+                    .tag_specifications(spec)
                     .send(),
             )
             .map_err(|e| sdk_err(&op, e))?;
@@ -528,53 +531,110 @@ impl Cloud for Ec2Cloud {
         Ok(())
     }
 
-    fn may(
-        &self,
-        action: Action,
-        allocation_id: &str,
-        instance_id: &str,
-    ) -> Result<bool, CloudError> {
+    fn may(&self, action: Action, probe: &Probe) -> Result<bool, CloudError> {
         let op = format!("checking {} with DryRun", action.iam_name());
-        let result = match action {
-            Action::DescribeNetworkInterfaces => self
-                .rt
-                .block_on(
-                    self.client
-                        .describe_network_interfaces()
-                        .dry_run(true)
-                        .send(),
-                )
-                .map(|_| ())
-                .map_err(|e| sdk_err(&op, e)),
-            Action::DescribeAddresses => self
-                .rt
-                .block_on(self.client.describe_addresses().dry_run(true).send())
-                .map(|_| ())
-                .map_err(|e| sdk_err(&op, e)),
-            Action::DescribeInstances => self
-                .rt
-                .block_on(
-                    self.client
-                        .describe_instances()
-                        .instance_ids(instance_id)
-                        .dry_run(true)
-                        .send(),
-                )
-                .map(|_| ())
-                .map_err(|e| sdk_err(&op, e)),
-            Action::AssociateAddress => self
-                .rt
-                .block_on(
-                    self.client
-                        .associate_address()
-                        .allocation_id(allocation_id)
-                        .instance_id(instance_id)
-                        .dry_run(true)
-                        .send(),
-                )
-                .map(|_| ())
-                .map_err(|e| sdk_err(&op, e)),
-        };
+        let c = &self.client;
+        let result = self.rt.block_on(async {
+            match action {
+                Action::DescribeNetworkInterfaces => c
+                    .describe_network_interfaces()
+                    .dry_run(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| sdk_err(&op, e)),
+                Action::DescribeAddresses => c
+                    .describe_addresses()
+                    .dry_run(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| sdk_err(&op, e)),
+                Action::DescribeInstances => c
+                    .describe_instances()
+                    .instance_ids(&probe.instance_id)
+                    .dry_run(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| sdk_err(&op, e)),
+                Action::CreateNetworkInterface => c
+                    .create_network_interface()
+                    .subnet_id(probe.subnet())
+                    .set_groups(
+                        (!probe.security_group_ids.is_empty())
+                            .then(|| probe.security_group_ids.clone()),
+                    )
+                    .tag_specifications(eni_tags(&probe.cluster, &probe.node, "preflight"))
+                    .dry_run(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| sdk_err(&op, e)),
+                Action::AttachNetworkInterface => c
+                    .attach_network_interface()
+                    .network_interface_id(probe.eni())
+                    .instance_id(&probe.instance_id)
+                    .device_index(1)
+                    .dry_run(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| sdk_err(&op, e)),
+                Action::ModifyNetworkInterfaceAttribute => c
+                    .modify_network_interface_attribute()
+                    .network_interface_id(probe.eni())
+                    .source_dest_check(AttributeBooleanValue::builder().value(false).build())
+                    .dry_run(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| sdk_err(&op, e)),
+                Action::CreateTags => c
+                    .create_tags()
+                    .resources(probe.eni())
+                    .tags(Tag::builder().key(TAG_STATE).value("preflight").build())
+                    .dry_run(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| sdk_err(&op, e)),
+                Action::AssociateAddress => c
+                    .associate_address()
+                    .allocation_id(&probe.allocation_id)
+                    .network_interface_id(probe.eni())
+                    .allow_reassociation(true)
+                    .dry_run(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| sdk_err(&op, e)),
+                Action::DisassociateAddress => c
+                    .disassociate_address()
+                    .association_id(probe.association())
+                    .dry_run(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| sdk_err(&op, e)),
+                Action::DetachNetworkInterface => c
+                    .detach_network_interface()
+                    .attachment_id(probe.attachment())
+                    .dry_run(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| sdk_err(&op, e)),
+                Action::DeleteNetworkInterface => c
+                    .delete_network_interface()
+                    .network_interface_id(probe.eni())
+                    .dry_run(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| sdk_err(&op, e)),
+            }
+        });
         match result {
             Ok(()) => Ok(true),
             Err(e) if e.is_code("DryRunOperation") => Ok(true),

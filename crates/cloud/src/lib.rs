@@ -10,7 +10,8 @@ mod iam;
 mod imds;
 
 pub use cloud::{
-    Action, Address, Attachment, Cloud, Eni, NewEni, TAG_CLUSTER, TAG_NODE, TAG_RUN, TAG_STATE,
+    Action, Address, Attachment, Cloud, Eni, NewEni, Probe, TAG_CLUSTER, TAG_NODE, TAG_RUN,
+    TAG_STATE,
 };
 pub use ec2::{Ec2Cloud, Limits};
 pub use error::CloudError;
