@@ -170,6 +170,12 @@ pub struct RollbackArgs {
     /// Also restore files changed by someone after hakit wrote them
     #[arg(long)]
     pub force: bool,
+    /// The journal is lost: find hakit's files by their header and its ENI by its tags
+    #[arg(long)]
+    pub discover: bool,
+    /// This node's name, for --discover [default: the node whose address is on this host]
+    #[arg(long, short = 'n', env = "HAKIT_NODE", requires = "discover")]
+    pub node: Option<String>,
     /// Output format of the report
     #[arg(
         long,

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod discover;
 pub mod exit;
 pub mod facts;
 pub mod host;

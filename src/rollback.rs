@@ -14,6 +14,9 @@ pub struct RollbackReport {
     pub undone: Vec<String>,
     /// Each with the reason it was not undone.
     pub remaining: Vec<String>,
+    /// `--discover` only: what hakit cannot tell apart from what was there before.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_alone: Vec<String>,
 }
 
 pub fn describe(undo: &Undo) -> String {
@@ -67,7 +70,7 @@ pub fn rollback(
 ) -> anyhow::Result<RollbackReport> {
     let path = Journal::path_in(state_dir);
     let Some(mut journal) = Journal::load(host, &path)? else {
-        bail!("no journal at {}: nothing recorded to roll back (was setup run with this cluster file's paths.state_dir?)", path.display());
+        bail!("no journal at {}: nothing recorded to roll back (was setup run with this cluster file's paths.state_dir?); if setup ran and its state dir was lost, `hakit rollback --discover` finds hakit's files and ENI by their marks", path.display());
     };
     let mut report = RollbackReport::default();
     // Once the state dir itself is removed there is no journal left to update.
@@ -103,6 +106,25 @@ pub fn rollback(
         host.remove_file(&journal.path)?;
     }
     Ok(report)
+}
+
+/// Run undo entries found without a journal (`rollback --discover`), in the given order,
+/// going on past failures.
+pub fn run_entries(
+    host: &dyn Host,
+    cloud: Option<&dyn Cloud>,
+    entries: &[Undo],
+    force: bool,
+) -> RollbackReport {
+    let mut report = RollbackReport::default();
+    for entry in entries {
+        let what = describe(entry);
+        match undo(host, cloud, entry, EntryState::Done, force) {
+            Ok(()) => report.undone.push(what),
+            Err(err) => report.remaining.push(format!("{what}: {err:#}")),
+        }
+    }
+    report
 }
 
 /// Undo the write of one file right away (its entry leaves the journal): used when a new

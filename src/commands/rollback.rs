@@ -13,6 +13,13 @@ pub fn run(args: RollbackArgs, verbosity: Verbosity, prompting: Prompting) -> an
     let cluster = config::load(&args.config)?;
     let state_dir = &cluster.paths.state_dir;
     let journal = Journal::load(&RealHost, &Journal::path_in(state_dir))?;
+    if args.discover {
+        if journal.is_some() {
+            eprintln!("the journal is there ({}): rolling back from it; --discover is only for a lost journal", Journal::path_in(state_dir).display());
+        } else {
+            return discover(&args, &cluster, verbosity, prompting);
+        }
+    }
     if let Some(journal) = journal
         .as_ref()
         .filter(|_| prompting.interactive && !prompting.yes)
@@ -45,10 +52,19 @@ pub fn run(args: RollbackArgs, verbosity: Verbosity, prompting: Prompting) -> an
     };
     let cloud_ref = cloud.as_ref().map(|c| c as &dyn hakit_cloud::Cloud);
     let report = crate::rollback::rollback(&RealHost, cloud_ref, state_dir, args.force)?;
+    finish(&args, &report, verbosity)
+}
+
+/// Print the report (and JSON), and exit 3 if anything remains.
+fn finish(
+    args: &RollbackArgs,
+    report: &crate::rollback::RollbackReport,
+    verbosity: Verbosity,
+) -> anyhow::Result<()> {
     if args.output == Output::Json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string_pretty(report)?);
     }
-    print_report(&report, verbosity);
+    print_report(report, verbosity);
     if report.remaining.is_empty() {
         if verbosity != Verbosity::Quiet {
             eprintln!("rollback finished: {} changes undone", report.undone.len());
@@ -73,4 +89,63 @@ pub fn print_report(report: &crate::rollback::RollbackReport, verbosity: Verbosi
     for line in &report.remaining {
         eprintln!("[left] {line}");
     }
+    for line in &report.left_alone {
+        eprintln!("[kept] {line}");
+    }
+}
+
+/// `--discover`: no journal, so find hakit's marks and undo what they show.
+fn discover(
+    args: &RollbackArgs,
+    cluster: &crate::config::Cluster,
+    verbosity: Verbosity,
+    prompting: Prompting,
+) -> anyhow::Result<()> {
+    let node = super::status::this_node(cluster, args.node.as_deref())?;
+    let base = args.config.parent().unwrap_or(std::path::Path::new("."));
+    let profile = crate::profile::load(&cluster.profile, base)?;
+    let proxy_dir = cluster
+        .paths
+        .proxy_config_dir
+        .clone()
+        .unwrap_or_else(|| profile.config_dir.clone().into());
+    let cloud = match &cluster.mode {
+        crate::config::Mode::AwsEip(_) => match super::aws::ec2(cluster, None) {
+            Ok(cloud) => Some(cloud),
+            Err(e) => {
+                eprintln!("warning: no EC2 access, this node's ENI cannot be looked for: {e:#}");
+                None
+            }
+        },
+        crate::config::Mode::L2Vip(_) => None,
+    };
+    let cloud_ref = cloud.as_ref().map(|c| c as &dyn hakit_cloud::Cloud);
+    let source_dirs = [
+        std::path::PathBuf::from(crate::vendor_repo::APT_SOURCES_DIR),
+        std::path::PathBuf::from(crate::vendor_repo::YUM_REPOS_DIR),
+    ];
+    let scope = crate::discover::Scope {
+        cluster,
+        node: &node,
+        proxy_config_dir: &proxy_dir,
+        proxy_service: &profile.service,
+        package_source_dirs: &source_dirs,
+    };
+    let found = crate::discover::discover(&RealHost, cloud_ref, &scope)?;
+    if prompting.interactive && !prompting.yes {
+        eprintln!(
+            "no journal: hakit found {} change(s) of node {node} by their marks (the Elastic IP is never released):",
+            found.entries.len()
+        );
+        for entry in &found.entries {
+            eprintln!("  - {}", crate::rollback::describe(entry));
+        }
+        if !prompting.confirm("Undo them?", false)? {
+            eprintln!("rollback cancelled: nothing changed (pass --yes to skip this question)");
+            return Ok(());
+        }
+    }
+    let mut report = crate::rollback::run_entries(&RealHost, cloud_ref, &found.entries, args.force);
+    report.left_alone = found.left_alone;
+    finish(args, &report, verbosity)
 }

@@ -43,7 +43,7 @@ pub struct ProxyStatus {
     pub accepting: bool,
 }
 
-fn this_node(cluster: &Cluster, requested: Option<&str>) -> anyhow::Result<String> {
+pub(super) fn this_node(cluster: &Cluster, requested: Option<&str>) -> anyhow::Result<String> {
     if let Some(name) = requested {
         if cluster.nodes.iter().any(|n| n.name == name) {
             return Ok(name.to_string());

@@ -321,3 +321,120 @@ fn a_crash_between_create_and_journal_is_undone_by_tag_lookup() {
         (true, None)
     );
 }
+
+#[test]
+fn a_crash_after_or_inside_every_aws_step_is_rolled_back_and_setup_then_succeeds() {
+    let Some(lab) = lab("crash-every") else {
+        return;
+    };
+    for k in 1..=4 {
+        for inside in [false, true] {
+            let what = format!("crash {} step {k}", if inside { "inside" } else { "after" });
+            let h = host();
+            let before = h.snapshot();
+            run(&lab, &h, steps(&lab, k));
+            if inside {
+                // SIGKILL between the side effect and its "done": the last entry is an intent.
+                let path = Journal::path_in(Path::new(STATE));
+                let mut journal = Journal::load(&h, &path).expect("load").expect("journal");
+                if let Some(last) = journal.entries.last_mut() {
+                    last.state = hakit::journal::EntryState::Intent;
+                }
+                journal.save(&h).expect("save");
+            }
+            undo(&lab, &h);
+            assert_eq!(enis(&lab), 0, "{what}: no hakit ENI left");
+            assert_eq!(h.snapshot(), before, "{what}: host restored");
+            assert_eq!(
+                eip_state(&lab.endpoint, &lab.world.allocation_id),
+                (true, None),
+                "{what}: EIP allocated and unassociated"
+            );
+            // A fresh setup then succeeds.
+            assert_eq!(
+                run(&lab, &h, steps(&lab, 4)),
+                vec![Status::Applied; 4],
+                "{what}"
+            );
+            undo(&lab, &h);
+        }
+    }
+}
+
+#[test]
+fn with_the_journal_lost_discover_finds_the_eni_and_its_interface_by_their_marks() {
+    let Some(lab) = lab("discover") else {
+        return;
+    };
+    let h = host();
+    // As on a real host (systemd ships it): discover cannot know hakit made a directory.
+    h.create_dir(Path::new("/etc/systemd/network"), 0o755)
+        .expect("networkd dir");
+    let before = h.snapshot();
+    run(&lab, &h, steps(&lab, 4));
+    assert!(
+        eip_state(&lab.endpoint, &lab.world.allocation_id)
+            .1
+            .is_some(),
+        "the EIP is on the new ENI"
+    );
+    // Another node's ENI of the same cluster must survive.
+    let other = lab
+        .cloud
+        .create_eni(&NewEni {
+            cluster: lab.cluster.name.clone(),
+            node: "n2".into(),
+            run: "other".into(),
+            subnet_id: lab.world.subnets[1].0.clone(),
+            security_group_ids: vec![],
+            client_token: "discover-n2".into(),
+        })
+        .expect("n2's ENI");
+    h.remove_file(&Journal::path_in(Path::new(STATE)))
+        .expect("lose the journal");
+    let scope = hakit::discover::Scope {
+        cluster: &lab.cluster,
+        node: "n1",
+        proxy_config_dir: Path::new("/etc/haproxy"),
+        proxy_service: "haproxy",
+        package_source_dirs: &[],
+    };
+    let found = hakit::discover::discover(&h, Some(&lab.cloud), &scope).expect("discover");
+    assert!(
+        found
+            .entries
+            .iter()
+            .any(|u| matches!(u, Undo::DeleteEni { node, eni_id: Some(_), .. } if node == "n1")),
+        "{found:?}"
+    );
+    assert!(
+        found.entries.iter().any(
+            |u| matches!(u, Undo::UnconfigureInterface { interface, .. } if interface == "ens6")
+        ),
+        "{found:?}"
+    );
+    assert!(!found.left_alone.is_empty());
+    let report = hakit::rollback::run_entries(&h, Some(&lab.cloud), &found.entries, false);
+    assert!(report.remaining.is_empty(), "{report:?}");
+    let left: Vec<String> = lab
+        .cloud
+        .find_enis(&lab.cluster.name, None)
+        .expect("find")
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(left, vec![other.id], "only the other node's ENI is left");
+    assert_eq!(
+        eip_state(&lab.endpoint, &lab.world.allocation_id),
+        (true, None),
+        "EIP allocated and unassociated"
+    );
+    assert!(
+        h.calls
+            .borrow()
+            .iter()
+            .any(|c| c.starts_with("run ip rule del from")),
+        "the policy rule is removed"
+    );
+    assert_eq!(h.snapshot(), before, "host files and dirs as before");
+}

@@ -288,3 +288,82 @@ fn setup_installs_what_is_missing_and_rollback_removes_only_that() {
         "packages that were there before stay"
     );
 }
+
+#[test]
+fn with_the_journal_lost_rollback_discover_restores_the_files_by_their_marks() {
+    if !ready("rollback --discover on a file tree") {
+        return;
+    }
+    let lab = lab("discover");
+    let before = tree(&lab.root);
+    let out = run(&mut setup(&lab));
+    assert!(out.status.success(), "setup failed:\n{}", stderr(&out));
+    std::fs::remove_file(lab.root.join("var/lib/hakit/journal.json")).expect("lose the journal");
+
+    let plain = rollback(&lab);
+    assert!(!plain.status.success());
+    assert!(stderr(&plain).contains("--discover"), "{}", stderr(&plain));
+
+    let out = run(hakit()
+        .args([
+            "rollback",
+            "--discover",
+            "--node",
+            "n1",
+            "-o",
+            "json",
+            "--config",
+        ])
+        .arg(&lab.config));
+    assert!(out.status.success(), "discover failed:\n{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    let kept = report["left_alone"].as_array().expect("left_alone");
+    assert!(
+        kept.iter()
+            .any(|k| k.as_str().is_some_and(|k| k.contains("packages"))),
+        "{report}"
+    );
+    let after = tree(&lab.root);
+    // Every file that was there is back, byte for byte (the hand-made keepalived.conf and
+    // haproxy.cfg from their backups)...
+    for (path, entry) in before.iter().filter(|(_, (_, h))| h != "dir") {
+        assert_eq!(
+            after.get(path).map(|(_, h)| h),
+            Some(&entry.1),
+            "{}",
+            path.display()
+        );
+    }
+    // ...hakit's scripts and directories are gone, and only the installed cluster and
+    // secrets files (reported as left alone) remain of what setup added.
+    let extra: Vec<&PathBuf> = after
+        .iter()
+        .filter(|(p, (_, h))| h != "dir" && !before.contains_key(*p))
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(
+        extra,
+        vec![
+            &PathBuf::from("etc/hakit/cluster.toml"),
+            &PathBuf::from("etc/hakit/secrets.toml")
+        ],
+        "{}",
+        stderr(&out)
+    );
+    for gone in [
+        "var/lib/hakit",
+        "usr/local/libexec/hakit",
+        "var/log/hakit",
+        "run/hakit",
+    ] {
+        assert!(
+            !lab.root.join(gone).exists(),
+            "{gone} is left:\n{}",
+            stderr(&out)
+        );
+    }
+    // And a fresh setup then works.
+    let out = run(&mut setup(&lab));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(rollback(&lab).status.success());
+}

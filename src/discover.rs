@@ -1,0 +1,230 @@
+//! `hakit rollback --discover`: when the journal is lost, find what setup left behind by its
+//! marks (the "Managed by hakit" header in files, the `hakit:cluster`/`hakit:node` tags on
+//! the ENI) and turn it into the undo entries rollback runs. What hakit cannot tell apart
+//! from what was there before (packages, the keepalived_script user, services, the
+//! installed cluster and secrets files) is reported and left alone. The Elastic IP is only
+//! ever disassociated from this node's ENI, never released.
+
+use crate::config::{Cluster, Mode};
+use crate::host::Host;
+use crate::journal::{sha256_hex, OwnershipRecord, Undo};
+use crate::render::MARKER;
+use hakit_cloud::Cloud;
+use std::path::{Path, PathBuf};
+
+/// What discovery found: undo entries in the order to run them, and what it leaves alone.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub entries: Vec<Undo>,
+    pub left_alone: Vec<String>,
+}
+
+/// Where to look.
+pub struct Scope<'a> {
+    pub cluster: &'a Cluster,
+    pub node: &'a str,
+    /// The profile's proxy config directory (or the cluster's override).
+    pub proxy_config_dir: &'a Path,
+    pub proxy_service: &'a str,
+    /// Directories holding package sources (apt's sources.list.d, yum.repos.d).
+    pub package_source_dirs: &'a [PathBuf],
+}
+
+/// Whether the file's first lines carry hakit's header.
+fn marked(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(1024)];
+    String::from_utf8_lossy(head)
+        .lines()
+        .take(3)
+        .any(|l| l.contains(MARKER))
+}
+
+/// Regular files directly in `dir` that carry the marker, sorted by name.
+fn marked_files(host: &dyn Host, dir: &Path) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
+    if !host.is_dir(dir) {
+        return Ok(vec![]);
+    }
+    let mut names = host.list_dir(dir)?;
+    names.sort();
+    let mut found = Vec::new();
+    for (name, socket) in names {
+        let path = dir.join(&name);
+        if socket || host.is_dir(&path) {
+            continue;
+        }
+        if let Some(bytes) = host.read(&path)? {
+            if marked(&bytes) {
+                found.push((path, bytes));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Undo of one marked file: put back the backup setup took (if it is still in the state
+/// dir, under the name `write_file` gives it), otherwise remove the file.
+fn restore_or_remove(
+    host: &dyn Host,
+    backups: &Path,
+    path: &Path,
+    bytes: &[u8],
+) -> anyhow::Result<Undo> {
+    let name = path
+        .to_string_lossy()
+        .trim_start_matches('/')
+        .replace('/', "%");
+    let backup = backups.join(name);
+    let found = host.read(&backup)?.is_some();
+    Ok(Undo::RestoreFile {
+        path: path.to_path_buf(),
+        backup: found.then_some(backup),
+        // The original owner and mode were in the lost journal: keep the current ones.
+        original: host.ownership(path)?.as_ref().map(OwnershipRecord::from),
+        written_sha256: sha256_hex(bytes),
+    })
+}
+
+/// `Address=`, `Table=` of the networkd unit hakit wrote for the ENI's interface.
+fn interface_undo(host: &dyn Host, unit: &str) -> anyhow::Result<Option<Undo>> {
+    let value = |key: &str| {
+        unit.lines()
+            .find_map(|l| l.trim().strip_prefix(key).map(str::trim))
+            .map(String::from)
+    };
+    let (Some(address), Some(table), Some(mac)) =
+        (value("Address="), value("Table="), value("MACAddress="))
+    else {
+        return Ok(None);
+    };
+    let Some((address, prefix)) = address.split_once('/') else {
+        return Ok(None);
+    };
+    let (Ok(prefix), Ok(table)) = (prefix.parse::<u8>(), table.parse::<u32>()) else {
+        return Ok(None);
+    };
+    // The interface may be gone with its ENI; the rule and table are removed regardless.
+    let interface = host.interface_by_mac(&mac)?.unwrap_or(mac);
+    Ok(Some(Undo::UnconfigureInterface {
+        interface,
+        address: address.to_string(),
+        prefix,
+        table,
+    }))
+}
+
+/// The key file an apt source names with `signed-by=`.
+fn signed_by(list: &str) -> Option<PathBuf> {
+    list.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .find_map(|l| {
+            let options = l.split_once('[')?.1.split_once(']')?.0;
+            options
+                .split_whitespace()
+                .find_map(|o| o.strip_prefix("signed-by="))
+                .map(PathBuf::from)
+        })
+}
+
+pub fn discover(
+    host: &dyn Host,
+    cloud: Option<&dyn Cloud>,
+    scope: &Scope<'_>,
+) -> anyhow::Result<Discovery> {
+    let cluster = scope.cluster;
+    let paths = &cluster.paths;
+    let backups = paths.state_dir.join("backups");
+    let mut d = Discovery::default();
+
+    // Newest first, as setup did them: the rendered files...
+    let mut seen = Vec::new();
+    for dir in [
+        &paths.keepalived_dir,
+        &paths.script_dir,
+        &scope.proxy_config_dir.to_path_buf(),
+    ] {
+        for (path, bytes) in marked_files(host, dir)? {
+            if !seen.contains(&path) {
+                d.entries
+                    .push(restore_or_remove(host, &backups, &path, &bytes)?);
+                seen.push(path);
+            }
+        }
+    }
+    // ...the ENI's interface and its networkd unit...
+    for (path, bytes) in marked_files(host, &paths.network_dir)? {
+        let unit = String::from_utf8_lossy(&bytes).into_owned();
+        if !unit.contains(&format!("(cluster {}, node {})", cluster.name, scope.node)) {
+            continue;
+        }
+        d.entries
+            .push(restore_or_remove(host, &backups, &path, &bytes)?);
+        if let Some(undo) = interface_undo(host, &unit)? {
+            d.entries.push(undo);
+        }
+    }
+    // ...the ENI itself, found by its tags (its Elastic IP association goes with it)...
+    if matches!(cluster.mode, Mode::AwsEip(_)) {
+        match cloud {
+            Some(cloud) => {
+                for eni in cloud.find_enis(&cluster.name, Some(scope.node))? {
+                    d.entries.push(Undo::DeleteEni {
+                        cluster: cluster.name.clone(),
+                        node: scope.node.to_string(),
+                        eni_id: Some(eni.id),
+                    });
+                }
+            }
+            None => d.left_alone.push(format!(
+                "{}'s ENI (tagged hakit:cluster={}): no EC2 access to look for it",
+                scope.node, cluster.name
+            )),
+        }
+    }
+    // ...hakit's own directories (each removed only if nothing else is in it)...
+    for dir in [
+        &paths.run_dir,
+        &paths.log_dir,
+        &paths.script_dir,
+        &backups,
+        &paths.state_dir,
+    ] {
+        if host.is_dir(dir) {
+            d.entries.push(Undo::RemoveDir { path: dir.clone() });
+        }
+    }
+    // ...and the vendor repository it added.
+    for dir in scope.package_source_dirs {
+        for (path, bytes) in marked_files(host, dir)? {
+            if let Some(key) = signed_by(&String::from_utf8_lossy(&bytes)) {
+                if let Some(key_bytes) = host.read(&key)? {
+                    d.entries.push(Undo::RestoreFile {
+                        written_sha256: sha256_hex(&key_bytes),
+                        original: None,
+                        backup: None,
+                        path: key,
+                    });
+                }
+            }
+            d.entries
+                .push(restore_or_remove(host, &backups, &path, &bytes)?);
+        }
+    }
+
+    d.left_alone.push(format!(
+        "packages (keepalived, {}) and the keepalived_script user: without the journal hakit cannot tell whether it installed them; remove them by hand if they were not there before",
+        scope.proxy_service
+    ));
+    d.left_alone.push(format!(
+        "services keepalived and {}: still running as they are; restart them to load the restored configs, or stop them",
+        scope.proxy_service
+    ));
+    for file in [paths.cluster_file(), paths.secrets_file()] {
+        if host.read(&file)?.is_some() {
+            d.left_alone.push(format!(
+                "{}: the installed copy may be the file you ran this with; remove it by hand",
+                file.display()
+            ));
+        }
+    }
+    Ok(d)
+}
