@@ -36,11 +36,6 @@ impl UsageError {
     }
 }
 
-/// A command that is part of hakit's interface but lands in a later release.
-#[derive(Debug, thiserror::Error)]
-#[error("`hakit {0}` is not implemented yet")]
-pub struct NotImplemented(pub &'static str);
-
 /// A setup failed and left changes behind: exit code 3, `hakit rollback` finishes the job.
 #[derive(Debug, thiserror::Error)]
 #[error("changes are still applied; run `hakit rollback` to undo them")]

@@ -8,7 +8,11 @@ use crate::iam_role::{self, IamJournal, Names};
 use hakit_cloud::{IamCloud, Limits};
 use std::path::PathBuf;
 
-pub fn run(cmd: IamCommand, verbosity: super::Verbosity) -> anyhow::Result<()> {
+pub fn run(
+    cmd: IamCommand,
+    verbosity: super::Verbosity,
+    prompting: crate::prompt::Prompting,
+) -> anyhow::Result<()> {
     match cmd {
         IamCommand::Policy(args) => {
             let cluster = config::load(&args.config)?;
@@ -19,7 +23,7 @@ pub fn run(cmd: IamCommand, verbosity: super::Verbosity) -> anyhow::Result<()> {
             Ok(())
         }
         IamCommand::Apply(args) => apply(args, verbosity),
-        IamCommand::Rollback(args) => rollback(args, verbosity),
+        IamCommand::Rollback(args) => rollback(args, verbosity, prompting),
     }
 }
 
@@ -116,11 +120,30 @@ fn apply(args: IamArgs, verbosity: super::Verbosity) -> anyhow::Result<()> {
     }
 }
 
-fn rollback(args: IamArgs, verbosity: super::Verbosity) -> anyhow::Result<()> {
+fn rollback(
+    args: IamArgs,
+    verbosity: super::Verbosity,
+    prompting: crate::prompt::Prompting,
+) -> anyhow::Result<()> {
     let cluster = config::load(&args.config)?;
     let dir = state_dir(&args, &cluster);
     let path = IamJournal::path_in(&dir);
-    let pending = IamJournal::load(&path)?.is_some_and(|j| !j.entries.is_empty());
+    let journal = IamJournal::load(&path)?;
+    let pending = journal.as_ref().is_some_and(|j| !j.entries.is_empty());
+    if let Some(journal) = journal.filter(|_| pending && prompting.interactive && !prompting.yes) {
+        eprintln!(
+            "hakit will undo {} IAM change(s) of cluster {}, newest first (every node using the role loses it):",
+            journal.entries.len(),
+            cluster.name
+        );
+        for entry in journal.entries.iter().rev() {
+            eprintln!("  - {}", entry.undo.describe());
+        }
+        if !prompting.confirm("Roll back the IAM changes now?", false)? {
+            eprintln!("iam rollback cancelled: nothing changed (pass --yes to skip this question)");
+            return Ok(());
+        }
+    }
     let iam = if pending {
         match client(&cluster) {
             Ok(iam) => Some(iam),

@@ -41,7 +41,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Setup(args) => setup::run(args, verbosity, prompting),
         Command::Rollback(args) => rollback::run(args, verbosity, prompting),
         Command::Status(args) => status::run(args),
-        Command::Iam(cmd) => iam::run(cmd, verbosity),
+        Command::Iam(cmd) => iam::run(cmd, verbosity, prompting),
         Command::Notify(args) => notify::run(args),
     }
 }

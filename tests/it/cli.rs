@@ -30,20 +30,6 @@ fn help_lists_every_subcommand() {
 }
 
 #[test]
-fn later_subcommands_say_not_implemented_with_exit_1() {
-    let cases: &[&[&str]] = &[&["iam", "apply"]];
-    for args in cases {
-        let out = run(hakit().args(*args));
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
-        assert!(
-            stderr(&out).contains("not implemented yet"),
-            "{args:?}: {}",
-            stderr(&out)
-        );
-    }
-}
-
-#[test]
 fn plan_on_every_shipped_example_needs_no_aws_and_prints_steps() {
     let examples = ["aws-proxysql", "aws-haproxy", "l2-haproxy"];
     for example in examples {

@@ -235,9 +235,14 @@ fn setup_and_rollback_ask_before_replacing_or_undoing_on_a_terminal() {
 
 #[test]
 fn help_of_every_subcommand_as_reviewed() {
-    for sub in crate::cli::SUBCOMMANDS {
-        let out = run(hakit().args([sub, "--help"]).env("COLUMNS", "100"));
-        assert!(out.status.success(), "{sub}");
-        insta::assert_snapshot!(format!("help-{sub}"), stdout(&out));
+    let nested = [["iam", "policy"], ["iam", "apply"], ["iam", "rollback"]];
+    let pages = crate::cli::SUBCOMMANDS
+        .iter()
+        .map(|sub| vec![*sub])
+        .chain(nested.iter().map(|n| n.to_vec()));
+    for words in pages {
+        let out = run(hakit().args(&words).arg("--help").env("COLUMNS", "100"));
+        assert!(out.status.success(), "{words:?}");
+        insta::assert_snapshot!(format!("help-{}", words.join("-")), stdout(&out));
     }
 }
