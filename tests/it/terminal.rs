@@ -7,12 +7,19 @@ use crate::setup_rollback::{lab, ready};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn tmux(args: &[&str]) -> std::process::Output {
-    Command::new("tmux").args(args).output().expect("tmux")
+/// tmux on a server of the session's own (`-L`), so parallel tests never share one: the
+/// last session's end takes its server down, which would race another test's start.
+fn tmux(session: &str, args: &[&str]) -> std::process::Output {
+    Command::new("tmux")
+        .args(["-L", session])
+        .args(args)
+        .output()
+        .expect("tmux")
 }
 
 fn screen(session: &str) -> String {
-    String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", session]).stdout).into_owned()
+    String::from_utf8_lossy(&tmux(session, &["capture-pane", "-p", "-t", session]).stdout)
+        .into_owned()
 }
 
 fn wait_for(session: &str, text: &str) {
@@ -34,7 +41,7 @@ struct Session(String);
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let _ = tmux(&["kill-session", "-t", &self.0]);
+        let _ = tmux(&self.0, &["kill-server"]);
     }
 }
 
@@ -44,17 +51,20 @@ impl Session {
     fn start(name: &str, command: &str) -> Session {
         let session = Session(format!("hakit-{name}-{}", std::process::id()));
         let line = format!("env -u CI {command}; echo \"exit=$?\"; sleep 30");
-        let started = tmux(&[
-            "new-session",
-            "-d",
-            "-s",
+        let started = tmux(
             &session.0,
-            "-x",
-            "120",
-            "-y",
-            "30",
-            &line,
-        ]);
+            &[
+                "new-session",
+                "-d",
+                "-s",
+                &session.0,
+                "-x",
+                "120",
+                "-y",
+                "30",
+                &line,
+            ],
+        );
         assert!(
             started.status.success(),
             "{}",
@@ -68,7 +78,7 @@ impl Session {
         wait_for(&self.0, prompt);
         let mut args = vec!["send-keys", "-t", self.0.as_str()];
         args.extend_from_slice(keys);
-        assert!(tmux(&args).status.success());
+        assert!(tmux(&self.0, &args).status.success());
     }
 
     /// Wait until the command has ended; returns the screen.
