@@ -1,6 +1,6 @@
 //! `hakit iam policy|apply|rollback`.
 
-use crate::apply::{Status, StepReport};
+use crate::apply::{Progress, Status, StepReport};
 use crate::cli::{IamArgs, IamCommand, Output};
 use crate::config::{self, Cluster, Mode};
 use crate::exit::{IamPartiallyApplied, UsageError};
@@ -55,28 +55,8 @@ fn apply(args: IamArgs, verbosity: super::Verbosity) -> anyhow::Result<()> {
     let dir = state_dir(&args, &cluster);
     let iam = client(&cluster)?;
     let quiet = verbosity == super::Verbosity::Quiet;
-    let mut print = |r: &StepReport| {
-        let shown = match verbosity {
-            super::Verbosity::Quiet => false,
-            super::Verbosity::Normal => r.status != Status::AlreadyDone,
-            super::Verbosity::Verbose => true,
-        };
-        if !shown {
-            return;
-        }
-        let tag = match r.status {
-            Status::Applied => "done",
-            Status::AlreadyDone => "ok  ",
-            Status::Checked => "chk ",
-            Status::Skipped => "skip",
-        };
-        let note = r
-            .note
-            .as_deref()
-            .map(|n| format!(" ({n})"))
-            .unwrap_or_default();
-        eprintln!("[{tag}] {}{note}", r.step);
-    };
+    let mut lines = super::progress::Lines::new(verbosity);
+    let mut print = |r: &StepReport| lines.finish(r);
     match iam_role::apply(&iam, &cluster, &dir, &mut print) {
         Ok(reports) => {
             if args.output == Output::Json {

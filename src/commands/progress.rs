@@ -81,6 +81,8 @@ impl Progress for Lines {
         if let Some(line) = self.line(report) {
             eprintln!("{line}");
         }
+        // Callers that never call `start` get the time since the previous step.
+        self.started = Instant::now();
     }
 
     fn fail(&mut self, step: &str) {
