@@ -1,5 +1,5 @@
 //! End to end, in network namespaces this test creates and always removes: a bridge, two
-//! nodes (real keepalived, real HAProxy, `hakit setup` run in each, IMDS at
+//! nodes, or three in one lab (real keepalived, real HAProxy, `hakit setup` run in each, IMDS at
 //! 169.254.169.254 inside each node serving its identity and instance-role credentials), an
 //! `aws` host running moto's EC2 server and the lab's database, and a client. Addresses are
 //! TEST-NET-1 (192.0.2.0/24). A hotplug helper plays the hypervisor: an ENI attached in
@@ -9,7 +9,9 @@
 //! moves it to n2; n1 back with nopreempt leaves it there; killing n2's proxy moves it
 //! back; a VRRP split brain moves it at most once and heals to one master holding it;
 //! rollback leaves no ENI, the allocation unassociated and the node trees as they were.
-//! Then the l2-vip mode: the VIP moves and the client still connects.
+//! Then the l2-vip mode: the VIP moves and the client still connects. And three nodes with
+//! preempt in aws-eip mode: a failure moves the address to the next node in priority only,
+//! the healthy first node takes it back, a second failure reaches the third node.
 
 use crate::common::{must_run_privileged, require_tool, TEST_SECRETS};
 use crate::emulator::{eip_state, prepare, runtime, sdk_client, World, REGION};
@@ -22,7 +24,11 @@ use std::time::{Duration, Instant};
 
 const AWS_IP: &str = "192.0.2.2";
 const CLIENT_IP: &str = "192.0.2.200";
-const NODE_IPS: [&str; 2] = ["192.0.2.11", "192.0.2.12"];
+/// Nodes in priority order (the cluster file lists them so); a lab uses the first two or all three.
+const NODE_NAMES: [&str; 3] = ["n1", "n2", "n3"];
+const NODE_IPS: [&str; 3] = ["192.0.2.11", "192.0.2.12", "192.0.2.13"];
+/// The link-local marker keepalived puts on the VRRP master's `lo` (aws-eip mode).
+const MARKER: &str = "169.254.250.51";
 /// No helper outlives this, even if the test process dies without cleaning up.
 const LIFETIME_S: &str = "900";
 
@@ -277,8 +283,12 @@ fn prefix(lab: &str) -> String {
     format!("hk{}{}", std::process::id() % 10_000, &lab[..1])
 }
 
-/// Namespaces, bridge, the aws host (moto + database), the client, and two empty nodes.
-fn build_network(dir: &Path, lab: &str) -> (Netns, Netns, Netns, Vec<Netns>, Vec<Daemon>, String) {
+/// Namespaces, bridge, the aws host (moto + database), the client, and `count` empty nodes.
+fn build_network(
+    dir: &Path,
+    lab: &str,
+    count: usize,
+) -> (Netns, Netns, Netns, Vec<Netns>, Vec<Daemon>, String) {
     let p = prefix(lab);
     let bridge = Netns::add(format!("{p}-br"));
     bridge.ip(&["link", "add", "br0", "type", "bridge"]);
@@ -307,10 +317,25 @@ fn build_network(dir: &Path, lab: &str) -> (Netns, Netns, Netns, Vec<Netns>, Vec
     plug(&aws, "aws", AWS_IP);
     let client = Netns::add(format!("{p}-client"));
     plug(&client, "cl", CLIENT_IP);
-    let nodes: Vec<Netns> = (0..2)
+    let nodes: Vec<Netns> = (0..count)
         .map(|i| {
-            let ns = Netns::add(format!("{p}-n{}", i + 1));
-            plug(&ns, &format!("n{}", i + 1), NODE_IPS[i]);
+            let ns = Netns::add(format!("{p}-{}", NODE_NAMES[i]));
+            plug(&ns, NODE_NAMES[i], NODE_IPS[i]);
+            // A VPC answers ARP for an address with the MAC of the ENI that owns it. On the
+            // lab's plain bridge a node's hotplugged ENI would answer for the node's eth0
+            // address too (Linux's default), and a peer's VRRP adverts would reach an
+            // interface keepalived does not listen on: a split brain the VPC cannot have.
+            ok(
+                ns.exec(&[
+                    "sysctl",
+                    "-qw",
+                    "net.ipv4.conf.all.arp_ignore=1",
+                    "net.ipv4.conf.all.arp_announce=2",
+                ])
+                .output()
+                .expect("sysctl"),
+                "arp_ignore",
+            );
             ns.ip(&["addr", "add", "169.254.169.254/32", "dev", "lo"]);
             ns
         })
@@ -367,21 +392,72 @@ fn build_network(dir: &Path, lab: &str) -> (Netns, Netns, Netns, Vec<Netns>, Vec
     (bridge, aws, client, nodes, daemons, endpoint)
 }
 
-fn cluster_file(mode: &str, node_root: &Path, world: &World, extra: &str) -> String {
+/// Beyond the two instances `prepare` creates (one per AZ), one more per extra node, in the
+/// subnets in turn: n3 shares n1's subnet and AZ.
+fn add_instances(endpoint: &str, world: &mut World, count: usize) {
+    if world.instances.len() >= count {
+        return;
+    }
+    let rt = runtime();
+    let ec2 = sdk_client(&rt, endpoint);
+    rt.block_on(async {
+        let images = ec2
+            .describe_images()
+            .owners("amazon")
+            .send()
+            .await
+            .expect("images");
+        let image = images
+            .images()
+            .first()
+            .and_then(|i| i.image_id())
+            .expect("an AMI")
+            .to_string();
+        while world.instances.len() < count {
+            let subnet = world.subnets[world.instances.len() % 2].clone();
+            let r = ec2
+                .run_instances()
+                .image_id(&image)
+                .min_count(1)
+                .max_count(1)
+                .subnet_id(&subnet.0)
+                .send()
+                .await
+                .expect("instance");
+            world.instances.push(
+                r.instances()
+                    .first()
+                    .and_then(|i| i.instance_id())
+                    .expect("instance id")
+                    .to_string(),
+            );
+            world.subnets.push(subnet);
+        }
+    });
+}
+
+fn cluster_file(mode: &str, node_root: &Path, world: &World, extra: &str, count: usize) -> String {
     let r = node_root.display();
+    let nodes: String = (0..count)
+        .map(|i| {
+            format!(
+                "[[node]]\nname = \"{}\"\naddress = \"{}\"\n\n",
+                NODE_NAMES[i], NODE_IPS[i]
+            )
+        })
+        .collect();
     let mode_table = match mode {
         "aws-eip" => format!("[aws]\neip_allocation_id = \"{}\"\nregion = \"{REGION}\"\nendpoint_url = \"http://{AWS_IP}:5000\"\n", world.allocation_id),
         _ => "[vip]\naddress = \"192.0.2.50/24\"\ninterface = \"eth0\"\n".to_string(),
     };
     format!(
-        "name = \"lab\"\nmode = \"{mode}\"\nprofile = \"haproxy\"\n\n[[node]]\nname = \"n1\"\naddress = \"{}\"\n\n[[node]]\nname = \"n2\"\naddress = \"{}\"\n\n[[backend]]\naddress = \"{AWS_IP}:3306\"\n\n{mode_table}\n[vrrp]\nvirtual_router_id = 51\ninterface = \"eth0\"\n{extra}\n[check]\n# keepalived's process connector does not work inside a network namespace.\ntrack_process = false\n\n[paths]\nkeepalived_dir = \"{r}/etc/keepalived\"\nconfig_dir = \"{r}/etc/hakit\"\nstate_dir = \"{r}/var/lib/hakit\"\nscript_dir = \"{r}/usr/local/libexec/hakit\"\nlog_dir = \"{r}/var/log/hakit\"\nrun_dir = \"{r}/run/hakit\"\nproxy_config_dir = \"{r}/etc/haproxy\"\nnetwork_dir = \"{r}/etc/systemd/network\"\nhakit_bin = \"{}\"\n",
-        NODE_IPS[0],
-        NODE_IPS[1],
+        "name = \"lab\"\nmode = \"{mode}\"\nprofile = \"haproxy\"\n\n{nodes}[[backend]]\naddress = \"{AWS_IP}:3306\"\n\n{mode_table}\n[vrrp]\nvirtual_router_id = 51\ninterface = \"eth0\"\n{extra}\n[check]\n# keepalived's process connector does not work inside a network namespace.\ntrack_process = false\n\n[paths]\nkeepalived_dir = \"{r}/etc/keepalived\"\nconfig_dir = \"{r}/etc/hakit\"\nstate_dir = \"{r}/var/lib/hakit\"\nscript_dir = \"{r}/usr/local/libexec/hakit\"\nlog_dir = \"{r}/var/log/hakit\"\nrun_dir = \"{r}/run/hakit\"\nproxy_config_dir = \"{r}/etc/haproxy\"\nnetwork_dir = \"{r}/etc/systemd/network\"\nhakit_bin = \"{}\"\n",
         env!("CARGO_BIN_EXE_hakit"),
     )
 }
 
-fn lab(name: &str, mode: &str, vrrp_extra: &str) -> Option<Lab> {
+/// A lab of `count` nodes (2 or 3), named n1.. in priority order.
+fn lab(name: &str, mode: &str, vrrp_extra: &str, count: usize) -> Option<Lab> {
     if !must_run_privileged("the end-to-end lab (network namespaces)") {
         return None;
     }
@@ -402,15 +478,16 @@ fn lab(name: &str, mode: &str, vrrp_extra: &str) -> Option<Lab> {
         .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     secure_dir(&dir);
-    let (bridge, aws, client, node_ns, mut daemons, endpoint) = build_network(&dir, name);
-    let world = prepare(&endpoint);
+    let (bridge, aws, client, node_ns, mut daemons, endpoint) = build_network(&dir, name, count);
+    let mut world = prepare(&endpoint);
+    add_instances(&endpoint, &mut world, count);
     let secrets = dir.join("secrets.toml");
     std::fs::write(&secrets, TEST_SECRETS).expect("secrets");
     std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let mut nodes = Vec::new();
     let lab_prefix = prefix(name);
     for (i, ns) in node_ns.into_iter().enumerate() {
-        let name = ["n1", "n2"][i];
+        let name = NODE_NAMES[i];
         let root = dir.join(name);
         secure_dir(&root.join("etc/keepalived"));
         secure_dir(&root.join("etc/haproxy"));
@@ -460,9 +537,13 @@ fn lab(name: &str, mode: &str, vrrp_extra: &str) -> Option<Lab> {
             ));
         }
         let config = dir.join(format!("{name}.toml"));
-        std::fs::write(&config, cluster_file(mode, &root, &world, vrrp_extra)).expect("config");
+        std::fs::write(
+            &config,
+            cluster_file(mode, &root, &world, vrrp_extra, count),
+        )
+        .expect("config");
         nodes.push(Node {
-            name: ["n1", "n2"][i],
+            name,
             ns,
             root,
             config,
@@ -503,16 +584,22 @@ impl Lab {
     fn setup(&self, i: usize, role: &str) {
         let n = &self.nodes[i];
         let secrets = self.dir.join("secrets.toml").display().to_string();
-        let out = n.hakit(&[
+        let config = n.config.display().to_string();
+        let mut args = vec![
             "setup",
             "--role",
             role,
             "--no-start",
             "--config",
-            &n.config.display().to_string(),
+            &config,
             "--secrets",
             &secrets,
-        ]);
+        ];
+        // With several backups each says which node it is; a pair's backup needs not.
+        if self.nodes.len() > 2 {
+            args.extend(["--node", n.name]);
+        }
+        let out = n.hakit(&args);
         ok(out, &format!("hakit setup on {}", n.name));
     }
 
@@ -607,11 +694,83 @@ impl Lab {
             self.holder().as_deref() == Some(eni.as_str())
         })
     }
+
+    /// The private address the Elastic IP maps to now, as DescribeAddresses reports its
+    /// association (what the internet gateway's 1:1 NAT forwards to).
+    fn eip_target(&self) -> Option<String> {
+        let rt = runtime();
+        let ec2 = sdk_client(&rt, &self.endpoint);
+        let out = rt
+            .block_on(
+                ec2.describe_addresses()
+                    .allocation_ids(&self.world.allocation_id)
+                    .send(),
+            )
+            .expect("describe addresses");
+        let address = out.addresses().first()?;
+        address.network_interface_id().filter(|s| !s.is_empty())?;
+        address.private_ip_address().map(str::to_string)
+    }
+
+    /// The client reaches the proxy through the Elastic IP: at the address it maps to now.
+    fn client_reaches_eip(&self) -> bool {
+        self.eip_target().is_some_and(|ip| self.client_reaches(&ip))
+    }
+
+    /// For `window`, polled every 100 ms: the Elastic IP stays on `node`'s ENI and no other
+    /// running node is VRRP master (no flapping). A SIGKILLed keepalived leaves its marker
+    /// behind: that node is dead, not master.
+    fn assert_stays(&self, node: &str, window: Duration, why: &str) {
+        let (eni, _) = self.eni_of(node);
+        let start = Instant::now();
+        while start.elapsed() < window {
+            let holder = self.holder();
+            assert_eq!(
+                holder.as_deref(),
+                Some(eni.as_str()),
+                "{why}: the EIP left {node} after {:?}",
+                start.elapsed()
+            );
+            for other in self
+                .nodes
+                .iter()
+                .filter(|n| n.name != node && n.keepalived.is_some())
+            {
+                assert!(
+                    !other.holds_marker(MARKER),
+                    "{why}: {} became VRRP master while {node} held the EIP",
+                    other.name
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// After rollback on every node: no hakit ENI, the allocation kept and unassociated, and
+    /// every node's files as `before` setup.
+    fn assert_rolled_back(&self, before: &[BTreeMap<PathBuf, String>]) {
+        assert_eq!(self.hakit_enis(), 0, "no hakit ENI left");
+        assert_eq!(
+            eip_state(&self.endpoint, &self.world.allocation_id),
+            (true, None),
+            "allocation kept, unassociated"
+        );
+        for (i, node) in self.nodes.iter().enumerate() {
+            let mut after = tree(&node.root);
+            // keepalived's and haproxy's own logs and pid files from the lab run.
+            after.retain(|p, _| !p.extension().is_some_and(|e| e == "log" || e == "pid"));
+            assert_eq!(
+                after, before[i],
+                "{}'s files are as before setup",
+                node.name
+            );
+        }
+    }
 }
 
 #[test]
 fn aws_eip_failover_lab() {
-    let Some(mut lab) = lab("aws", "aws-eip", "") else {
+    let Some(mut lab) = lab("aws", "aws-eip", "", 2) else {
         return;
     };
     let before: Vec<_> = lab.nodes.iter().map(|n| tree(&n.root)).collect();
@@ -739,28 +898,153 @@ fn aws_eip_failover_lab() {
     }
     lab.rollback(1);
     lab.rollback(0);
-    assert_eq!(lab.hakit_enis(), 0, "no hakit ENI left");
-    assert_eq!(
-        eip_state(&lab.endpoint, &lab.world.allocation_id),
-        (true, None),
-        "allocation kept, unassociated"
-    );
-    for (i, node) in lab.nodes.iter().enumerate() {
-        let mut after = tree(&node.root);
-        // keepalived's and haproxy's own logs and pid files from the lab run.
-        after.retain(|p, _| !p.extension().is_some_and(|e| e == "log" || e == "pid"));
-        assert_eq!(
-            after, before[i],
-            "{}'s files are as before setup",
-            node.name
-        );
-    }
+    lab.assert_rolled_back(&before);
     let _ = (&eni2, &ip2);
+}
+
+/// Three nodes in priority order, with `preempt = true`: n1's proxy dies and the Elastic
+/// IP goes to n2, the next in priority, never n3, and stays; n1's proxy back takes it back
+/// (preempt in aws-eip mode); n1's keepalived SIGKILLed sends it to n2 again, and n2's
+/// proxy dying then sends it to n3; rollback on all three.
+#[test]
+fn aws_eip_three_node_lab() {
+    let Some(mut lab) = lab("three", "aws-eip", "preempt = true\n", 3) else {
+        return;
+    };
+    let before: Vec<_> = lab.nodes.iter().map(|n| tree(&n.root)).collect();
+    lab.setup(0, "master");
+    lab.setup(1, "backup");
+    lab.setup(2, "backup");
+    // What hakit rendered for three nodes: priorities falling in file order, every other
+    // node a unicast peer, only the first node starting as MASTER (preempt).
+    for (i, node) in lab.nodes.iter().enumerate() {
+        let conf = std::fs::read_to_string(node.root.join("etc/keepalived/keepalived.conf"))
+            .expect("keepalived.conf");
+        let peers: Vec<&str> = NODE_IPS
+            .iter()
+            .copied()
+            .filter(|ip| *ip != NODE_IPS[i])
+            .collect();
+        let expected = [
+            format!("priority {}\n", 150 - 10 * i),
+            format!("unicast_src_ip {}\n", NODE_IPS[i]),
+            format!(
+                "unicast_peer {{\n        {}\n        {}\n    }}",
+                peers[0], peers[1]
+            ),
+            format!("state {}\n", if i == 0 { "MASTER" } else { "BACKUP" }),
+        ];
+        for line in expected {
+            assert!(
+                conf.contains(&line),
+                "{}: no {line:?} in\n{conf}",
+                node.name
+            );
+        }
+        assert!(!conf.contains("nopreempt"), "{}: {conf}", node.name);
+    }
+    let eni1 = lab.eni_of("n1").0;
+    assert_eq!(
+        lab.holder().as_deref(),
+        Some(eni1.as_str()),
+        "setup associates the EIP on the master"
+    );
+    lab.start_proxies();
+    lab.nodes[0].start_keepalived();
+    wait_until("n1 to become VRRP master", Duration::from_secs(20), || {
+        lab.nodes[0].holds_marker(MARKER)
+    });
+    lab.nodes[1].start_keepalived();
+    lab.nodes[2].start_keepalived();
+    wait_until(
+        "n2 and n3 to report backup",
+        Duration::from_secs(20),
+        || lab.nodes[1].notified("state=backup") && lab.nodes[2].notified("state=backup"),
+    );
+    lab.wait_holder("n1", "the EIP on n1 after keepalived started");
+    assert!(
+        lab.client_reaches_eip(),
+        "the client reaches the proxy through the EIP on n1"
+    );
+
+    // n1's proxy dies: the EIP goes to n2, the next in priority, and stays there.
+    lab.nodes[0].kill_haproxy();
+    let took = lab.wait_holder("n2", "the EIP to move to n2 after n1's proxy died");
+    eprintln!("figure: three nodes, proxy death -> EIP on n2 after {took:?} (polled)");
+    lab.assert_stays("n2", Duration::from_secs(6), "n1's proxy down");
+    // n3 never moved the address: every association, by a transition or by reconcile, is a
+    // line in the node's failover log. (Two backups whose timers expire within their skew
+    // gap may both enter MASTER for a moment; the loser's backup transition then supersedes
+    // its master transition in hakit's serialized notify before that calls EC2.)
+    let n3_log_path = lab.nodes[2].root.join("var/log/hakit/failover.log");
+    let n3_log = || std::fs::read_to_string(&n3_log_path).unwrap_or_default();
+    assert!(
+        !lab.nodes[2].notified("action=associated"),
+        "n3 moved the EIP while n2 could take over:\n{}",
+        n3_log()
+    );
+    assert!(
+        lab.client_reaches_eip(),
+        "the client reaches the proxy through the EIP on n2"
+    );
+
+    // preempt: n1's proxy back, the EIP returns to n1 and n2 steps down.
+    lab.nodes[0].start_haproxy();
+    let took = wait_until(
+        "the EIP back on n1 (preempt) and n2 no longer master",
+        Duration::from_secs(30),
+        || {
+            lab.holder().as_deref() == Some(eni1.as_str())
+                && lab.nodes[0].holds_marker(MARKER)
+                && !lab.nodes[1].holds_marker(MARKER)
+        },
+    );
+    eprintln!("figure: three nodes, preempt -> EIP back on n1 after {took:?} (polled)");
+    assert!(
+        lab.client_reaches_eip(),
+        "the client reaches the proxy through the EIP back on n1"
+    );
+
+    // node death of n1 (SIGKILL, no priority-0 advert): n2 again, not n3.
+    lab.nodes[0].kill_keepalived();
+    let took = lab.wait_holder("n2", "the EIP to move to n2 after n1's keepalived died");
+    eprintln!("figure: three nodes, node death -> EIP on n2 after {took:?} (polled)");
+    lab.assert_stays("n2", Duration::from_secs(3), "n1's keepalived dead");
+    assert!(
+        !lab.nodes[2].notified("action=associated"),
+        "n3 moved the EIP while n2 could take over:\n{}",
+        n3_log()
+    );
+
+    // n2's proxy dies too: the EIP goes to n3, the last node left.
+    lab.nodes[1].kill_haproxy();
+    let took = lab.wait_holder("n3", "the EIP to move to n3 after n2's proxy died");
+    eprintln!("figure: three nodes, second failure -> EIP on n3 after {took:?} (polled)");
+    // The notify logs its line once the association is done.
+    wait_until(
+        "n3's failover log to show master",
+        Duration::from_secs(10),
+        || lab.nodes[2].notified("state=master"),
+    );
+    assert!(
+        lab.client_reaches_eip(),
+        "the client reaches the proxy through the EIP on n3"
+    );
+
+    // rollback on all three.
+    for node in &mut lab.nodes {
+        node.stop_keepalived();
+        node.kill_haproxy();
+    }
+    for i in (0..3).rev() {
+        lab.rollback(i);
+    }
+    lab.assert_rolled_back(&before);
 }
 
 #[test]
 fn l2_vip_failover_lab() {
-    let Some(mut lab) = lab("l2", "l2-vip", "preempt = true\n") else {
+    let Some(mut lab) = lab("l2", "l2-vip", "preempt = true\n", 2) else {
         return;
     };
     lab.setup(0, "master");
@@ -812,7 +1096,7 @@ fn aws_cli() -> String {
 /// The seed's keepalived.conf (seed 004: unicast, advert_int 3, `killall -0 haproxy` every
 /// 2 s with weight 20, aws-cli in notify_master), rendered by hand for this lab's node.
 fn seed_keepalived_conf(lab: &Lab, i: usize) -> String {
-    let (eni, _) = lab.eni_of(["n1", "n2"][i]);
+    let (eni, _) = lab.eni_of(NODE_NAMES[i]);
     let script = lab.nodes[i].root.join("seed-vrrp.sh");
     let body = format!(
         "#!/bin/bash\n# seed 004's vrrp.sh, with today's aws-cli instead of ec2-associate-address\nexport HOME=/root AWS_ACCESS_KEY_ID=lab AWS_SECRET_ACCESS_KEY=lab\n{} --region {REGION} --endpoint-url http://{AWS_IP}:5000 ec2 associate-address --network-interface-id {eni} --allocation-id {} --allow-reassociation >/dev/null\n",
@@ -893,7 +1177,7 @@ fn failover_benchmark() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
-    let Some(mut lab) = lab("bench", "aws-eip", "") else {
+    let Some(mut lab) = lab("bench", "aws-eip", "", 2) else {
         return;
     };
     lab.setup(0, "master");

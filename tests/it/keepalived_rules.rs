@@ -260,3 +260,50 @@ fn priorities_default_to_decreasing_in_node_order() {
     assert_eq!(priorities, vec![150, 140]);
     assert!(conf("haproxy", "aws-eip", "", Role::Backup).contains("priority 140"));
 }
+
+#[test]
+fn three_nodes_get_falling_priorities_and_every_other_node_as_peer() {
+    use crate::common::{shipped_profile, test_secrets};
+    use hakit::render::{self, RenderInput};
+    let text = cluster_toml("haproxy", "aws-eip", "").replacen(
+        "address = \"192.0.2.12\"\n",
+        "address = \"192.0.2.12\"\n\n[[node]]\nname = \"n3\"\naddress = \"192.0.2.13\"\n",
+        1,
+    );
+    let cluster = parse(&text);
+    let names: Vec<&str> = cluster.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["n1", "n2", "n3"], "{text}");
+    let profile = shipped_profile(&cluster.profile);
+    // A backup among several must be named.
+    assert!(hakit::role::select(&cluster, Role::Backup, None).is_err());
+    let ips = ["192.0.2.11", "192.0.2.12", "192.0.2.13"];
+    for (i, (name, role)) in [
+        ("n1", Role::Master),
+        ("n2", Role::Backup),
+        ("n3", Role::Backup),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let target = hakit::role::select(&cluster, role, Some(name)).expect("role");
+        let files = render::render(&RenderInput {
+            cluster: &cluster,
+            target: &target,
+            profile: &profile,
+            secrets: &test_secrets(),
+            templates: None,
+        })
+        .expect("render");
+        let c = keepalived_conf(&files);
+        assert!(c.contains(&format!("priority {}\n", 150 - 10 * i)), "{c}");
+        assert!(c.contains("state BACKUP") && c.contains("nopreempt"), "{c}");
+        let peers: Vec<&str> = ips.iter().copied().filter(|ip| *ip != ips[i]).collect();
+        assert!(
+            c.contains(&format!(
+                "unicast_src_ip {}\n    unicast_peer {{\n        {}\n        {}\n    }}",
+                ips[i], peers[0], peers[1]
+            )),
+            "{name}: {c}"
+        );
+    }
+}
