@@ -18,8 +18,14 @@ fn tmux(session: &str, args: &[&str]) -> std::process::Output {
 }
 
 fn screen(session: &str) -> String {
-    String::from_utf8_lossy(&tmux(session, &["capture-pane", "-p", "-t", session]).stdout)
-        .into_owned()
+    String::from_utf8_lossy(
+        &tmux(
+            session,
+            &["capture-pane", "-p", "-S", "-500", "-t", session],
+        )
+        .stdout,
+    )
+    .into_owned()
 }
 
 fn wait_for(session: &str, text: &str) {
@@ -255,4 +261,49 @@ fn help_of_every_subcommand_as_reviewed() {
         assert!(out.status.success(), "{words:?}");
         insta::assert_snapshot!(format!("help-{}", words.join("-")), stdout(&out));
     }
+}
+
+#[test]
+fn a_failed_setup_on_a_terminal_offers_to_roll_back() {
+    if !require_tool("tmux") || !ready("a failed setup at a terminal") {
+        return;
+    }
+    let lab = lab("terminal-failed");
+    // An interface that does not exist makes keepalived -t fail, after files were written.
+    let text = std::fs::read_to_string(&lab.config).expect("config");
+    let text = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("interface = ") {
+                "interface = \"nosuch0\"".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&lab.config, text).expect("config");
+    let conf = lab.root.join("etc/keepalived/keepalived.conf");
+    let hand_made = std::fs::read(&conf).expect("seeded conf");
+    let session = Session::start(
+        "setup-failed",
+        &format!(
+            "{} setup --role master --no-start --config {} --secrets {}",
+            bin(),
+            lab.config.display(),
+            lab.secrets.display()
+        ),
+    );
+    session.answer("Replace them?", &["y", "Enter"]);
+    // The offer defaults to yes: Enter rolls back.
+    session.answer("Roll back what it changed", &["Enter"]);
+    let shown = session.finished();
+    let error = shown.find("failed validation");
+    let offer = shown.find("Roll back what it changed");
+    assert!(error.is_some() && offer.is_some(), "{shown}");
+    assert!(error < offer, "the cause comes before the offer:\n{shown}");
+    assert!(shown.contains("rolled back"), "{shown}");
+    assert!(shown.contains("exit=1"), "{shown}");
+    assert_eq!(std::fs::read(&conf).expect("conf"), hand_made);
+    assert!(!lab.root.join("var/lib/hakit").exists(), "{shown}");
 }
