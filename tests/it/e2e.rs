@@ -1254,3 +1254,189 @@ fn failover_benchmark() {
         );
     }
 }
+
+/// A node namespace's network state that setup touches: interface names, IPv4 addresses,
+/// policy rules and every IPv4 route (all tables).
+fn net_state(ns: &Netns) -> String {
+    let links: Vec<String> = ns
+        .ip(&["-o", "link", "show"])
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1))
+        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        .collect();
+    let addrs: Vec<String> = ns
+        .ip(&["-o", "-4", "addr", "show"])
+        .lines()
+        .map(|l| l.split_whitespace().take(4).collect::<Vec<_>>().join(" "))
+        .collect();
+    format!(
+        "links: {}\naddrs:\n{}\nrules:\n{}routes:\n{}",
+        links.join(" "),
+        addrs.join("\n"),
+        ns.ip(&["-4", "rule", "show"]),
+        ns.ip(&["-4", "route", "show", "table", "all"])
+    )
+}
+
+/// The policy rules hakit adds for an ENI's interface look up a table from 10000 up.
+fn hakit_rules(ns: &Netns) -> Vec<String> {
+    ns.ip(&["-4", "rule", "show"])
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .skip_while(|w| *w != "lookup")
+                .nth(1)
+                .and_then(|t| t.parse::<u32>().ok())
+                .is_some_and(|t| (10_000..11_000).contains(&t))
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The crash tests on the real binary in aws-eip mode: `hakit setup --role master`
+/// in n1's namespace, SIGKILLed by its test hook right after each step k in turn; each time
+/// `hakit rollback` leaves no hakit ENI in the emulator, the Elastic IP allocated and
+/// unassociated, n1's file tree byte-identical and its namespace without the ENI's
+/// interface, address, routes or policy rule. Then a fresh setup succeeds and rolls back.
+#[test]
+fn aws_eip_sigkill_after_every_setup_step_then_rollback_restores_host_and_emulator() {
+    use std::os::unix::process::ExitStatusExt;
+    let Some(lab) = lab("crash", "aws-eip", "", 2) else {
+        return;
+    };
+    let n = &lab.nodes[0];
+    let config = n.config.display().to_string();
+    let secrets = lab.dir.join("secrets.toml").display().to_string();
+    let before = tree(&n.root);
+    let net_before = net_state(&n.ns);
+    assert!(hakit_rules(&n.ns).is_empty(), "{net_before}");
+    let plan = ok(
+        n.hakit(&[
+            "plan",
+            "--role",
+            "master",
+            "--output",
+            "json",
+            "--config",
+            &config,
+            "--secrets",
+            &secrets,
+        ]),
+        "hakit plan",
+    );
+    let plan: serde_json::Value = serde_json::from_str(&plan).expect("plan json");
+    let steps = plan["steps"].as_array().expect("steps").len();
+    let names: Vec<String> = plan["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["action"].as_str().expect("action").to_string())
+        .collect();
+    let aws_steps = names
+        .iter()
+        .filter(|a| a.ends_with("-eni") || *a == "associate-elastic-ip")
+        .count();
+    assert!(
+        steps >= 10 && aws_steps == 4,
+        "an aws-eip plan with its ENI steps: {names:#?}"
+    );
+    let setup = |crash: Option<usize>| {
+        let mut cmd = n.ns.exec(&[env!("CARGO_BIN_EXE_hakit")]);
+        cmd.args([
+            "setup",
+            "--role",
+            "master",
+            "--no-start",
+            "--config",
+            &config,
+            "--secrets",
+            &secrets,
+        ]);
+        if let Some(k) = crash {
+            cmd.env("HAKIT_TEST_CRASH_AFTER_STEP", k.to_string());
+        }
+        cmd.output().expect("hakit setup")
+    };
+    let check_clean = |when: &str| {
+        assert_eq!(lab.hakit_enis(), 0, "{when}: a hakit ENI is left");
+        assert_eq!(
+            eip_state(&lab.endpoint, &lab.world.allocation_id),
+            (true, None),
+            "{when}: the allocation must stay, unassociated"
+        );
+        assert_eq!(tree(&n.root), before, "{when}: n1's files differ");
+        assert_eq!(
+            hakit_rules(&n.ns),
+            Vec::<String>::new(),
+            "{when}: a hakit policy rule is left"
+        );
+        // The hotplug helper unplugs a detached ENI's interface within a poll or two.
+        let mut now = String::new();
+        let waited = Instant::now();
+        while waited.elapsed() < Duration::from_secs(10) {
+            now = net_state(&n.ns);
+            if now == net_before {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("{when}: n1's namespace differs after 10 s\nbefore:\n{net_before}\nnow:\n{now}");
+    };
+    let started = Instant::now();
+    for k in 1..=steps {
+        let out = setup(Some(k));
+        assert_eq!(
+            out.status.signal(),
+            Some(9),
+            "step {k} ({}): setup should have been SIGKILLed: {:?}\n{}{}",
+            names[k - 1],
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The crash came after step k's side effect: what it left is there to undo.
+        let done = |action: &str| names[..k].iter().any(|a| a == action);
+        assert_ne!(tree(&n.root), before, "step {k}: the journal at least");
+        assert_eq!(
+            lab.hakit_enis(),
+            usize::from(done("create-eni")),
+            "step {k}"
+        );
+        assert_eq!(
+            !hakit_rules(&n.ns).is_empty(),
+            done("configure-eni"),
+            "step {k}"
+        );
+        assert_eq!(
+            lab.holder().is_some(),
+            done("associate-elastic-ip"),
+            "step {k}"
+        );
+        let rb = n.hakit(&["rollback", "--config", &config]);
+        assert!(
+            rb.status.success(),
+            "step {k} ({}): rollback failed:\n{}{}",
+            names[k - 1],
+            String::from_utf8_lossy(&rb.stdout),
+            String::from_utf8_lossy(&rb.stderr)
+        );
+        check_clean(&format!("after a crash at step {k} ({})", names[k - 1]));
+    }
+    let per_crash = started.elapsed() / steps as u32;
+    // A fresh full setup after all the crashes: the ENI configured and the EIP on it.
+    ok(setup(None), "a fresh setup after the crashes");
+    let (eni, ip) = lab.eni_of("n1");
+    assert_eq!(lab.holder().as_deref(), Some(eni.as_str()), "the EIP on n1");
+    let rules = hakit_rules(&n.ns);
+    assert!(
+        rules.iter().any(|r| r.contains(&format!("from {ip} "))),
+        "the ENI's policy rule after setup: {rules:?}"
+    );
+    lab.rollback(0);
+    check_clean("after the final rollback");
+    eprintln!(
+        "figure: killed aws-eip setup after each of {steps} steps; rollback left no hakit ENI, the EIP allocated and unassociated, n1's tree byte-identical and no hakit rule or route every time ({:.1} s per crash and rollback, {:.0} s in all)",
+        per_crash.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+}
