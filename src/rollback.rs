@@ -228,8 +228,23 @@ fn undo(
         Undo::RemoveDir { path } => {
             remove_runtime_files(host, path)?;
             if !host.remove_dir_if_empty(path)? {
+                let mut names: Vec<String> =
+                    host.list_dir(path)?.into_iter().map(|(n, _)| n).collect();
+                names.sort();
+                let hint = if names.iter().any(|n| n == crate::iam_role::JOURNAL_FILE) {
+                    " (the journal of `hakit iam apply`: run `hakit iam rollback` first if the role should go too)"
+                } else {
+                    ""
+                };
+                let shown = names.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+                let more = names.len().saturating_sub(5);
+                let more = if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                };
                 bail!(
-                    "{} is not empty (files hakit did not write are in it); left in place",
+                    "{} is not empty: {shown}{more}{hint}; left in place",
                     path.display()
                 );
             }

@@ -529,3 +529,34 @@ mod vendor_repository {
         assert_eq!(statuses, vec![Status::AlreadyDone, Status::AlreadyDone]);
     }
 }
+
+#[test]
+fn a_directory_someone_else_filled_stays_and_the_report_names_what_is_in_it() {
+    let h = host();
+    let steps = || {
+        vec![Step::CreateDirectory {
+            path: "/etc/hakit".into(),
+            mode: "0755".into(),
+        }]
+    };
+    run(&h, steps(), &[], false).expect("apply");
+    h.write_atomic(
+        Path::new("/etc/hakit/notes.txt"),
+        b"mine",
+        &Ownership::root(0o644),
+    )
+    .expect("someone's file");
+    let report = rollback(&h, None, Path::new(STATE), false).expect("rollback");
+    assert!(
+        report
+            .remaining
+            .iter()
+            .any(|r| r.contains("/etc/hakit is not empty: notes.txt")),
+        "{report:?}"
+    );
+    assert!(h.is_dir(Path::new("/etc/hakit")));
+    assert_eq!(
+        h.read(Path::new("/etc/hakit/notes.txt")).expect("read"),
+        Some(b"mine".to_vec())
+    );
+}
