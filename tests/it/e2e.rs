@@ -11,7 +11,8 @@
 //! rollback leaves no ENI, the allocation unassociated and the node trees as they were.
 //! Then the l2-vip mode: the VIP moves and the client still connects. And three nodes with
 //! preempt in aws-eip mode: a failure moves the address to the next node in priority only,
-//! the healthy first node takes it back, a second failure reaches the third node.
+//! the healthy first node takes it back, a second failure reaches the third node. And the
+//! crash tests: n1's aws-eip setup SIGKILLed after each step, each time rolled back clean.
 
 use crate::common::{must_run_privileged, require_tool, TEST_SECRETS};
 use crate::emulator::{eip_state, prepare, runtime, sdk_client, World, REGION};
