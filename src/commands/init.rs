@@ -163,6 +163,9 @@ pub fn cluster_file(args: &InitArgs) -> anyhow::Result<ClusterFile> {
     })
 }
 
+/// The wizard offers more backups up to this many nodes (more: edit the file).
+const MAX_WIZARD_NODES: usize = 8;
+
 fn wizard(args: &mut InitArgs) -> anyhow::Result<()> {
     use dialoguer::{Input, Select};
     let prompt_err =
@@ -276,7 +279,18 @@ fn wizard(args: &mut InitArgs) -> anyhow::Result<()> {
             args.interface = Some(iface);
         }
     }
-    while args.nodes.len() < 2 {
+    let ask_nodes = args.nodes.is_empty();
+    let more = |what: &str| {
+        dialoguer::Confirm::new()
+            .with_prompt(format!("Add another {what}?"))
+            .default(false)
+            .wait_for_newline(true)
+            .interact()
+            .map_err(prompt_err)
+    };
+    while args.nodes.len() < 2
+        || (ask_nodes && args.nodes.len() < MAX_WIZARD_NODES && more("backup node")?)
+    {
         let n = args.nodes.len() + 1;
         let role = if n == 1 { "master" } else { "backup" };
         let mut input = Input::new().with_prompt(format!("Private IPv4 of node n{n} ({role})"));
@@ -299,12 +313,17 @@ fn wizard(args: &mut InitArgs) -> anyhow::Result<()> {
         .and_then(|p| profile::load(p, Path::new(".")).ok())
         .is_some_and(|p| p.needs_backends);
     if needs_backends && args.backends.is_empty() {
-        let backend: String = Input::new()
-            .with_prompt("Database behind the proxy (host:port)")
-            .validate_with(|s: &String| config::validate::parse_host_port(s).map(|_| ()))
-            .interact_text()
-            .map_err(prompt_err)?;
-        args.backends.push(backend);
+        loop {
+            let backend: String = Input::new()
+                .with_prompt("Database behind the proxy (host:port)")
+                .validate_with(|s: &String| config::validate::parse_host_port(s).map(|_| ()))
+                .interact_text()
+                .map_err(prompt_err)?;
+            args.backends.push(backend);
+            if !more("database")? {
+                break;
+            }
+        }
     }
     Ok(())
 }

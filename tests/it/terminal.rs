@@ -29,9 +29,14 @@ fn screen(session: &str) -> String {
 }
 
 fn wait_for(session: &str, text: &str) {
+    wait_for_nth(session, text, 1)
+}
+
+/// Wait until `text` is on screen (with scrollback) at least `n` times: a prompt asked again.
+fn wait_for_nth(session: &str, text: &str, n: usize) {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(15) {
-        if screen(session).contains(text) {
+        if screen(session).matches(text).count() >= n {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -81,7 +86,12 @@ impl Session {
 
     /// Wait for `prompt` on screen, then type `keys` (tmux send-keys arguments).
     fn answer(&self, prompt: &str, keys: &[&str]) {
-        wait_for(&self.0, prompt);
+        self.answer_nth(prompt, 1, keys)
+    }
+
+    /// Like `answer`, for the `n`th time the same prompt appears.
+    fn answer_nth(&self, prompt: &str, n: usize, keys: &[&str]) {
+        wait_for_nth(&self.0, prompt, n);
         let mut args = vec!["send-keys", "-t", self.0.as_str()];
         args.extend_from_slice(keys);
         assert!(tmux(&self.0, &args).status.success());
@@ -118,8 +128,13 @@ fn the_init_wizard_writes_what_was_answered() {
     answer("192.0.2.11", &["Enter"]);
     answer("node n2", &["-l", "192.0.2.12"]);
     answer("192.0.2.12", &["Enter"]);
+    session.answer_nth("Add another backup node?", 1, &["y", "Enter"]);
+    answer("node n3", &["-l", "192.0.2.13"]);
+    answer("192.0.2.13", &["Enter"]);
+    session.answer_nth("Add another backup node?", 2, &["n", "Enter"]);
     answer("Database behind the proxy", &["-l", "192.0.2.21:3306"]);
     answer("192.0.2.21:3306", &["Enter"]);
+    answer("Add another database?", &["Enter"]); // default no
     wait_for(&session.0, "wrote");
     let cluster = hakit::config::load(&out).expect("the wizard wrote a valid cluster file");
     assert_eq!(cluster.name, "wizard-demo");
@@ -131,7 +146,7 @@ fn the_init_wizard_writes_what_was_answered() {
             .iter()
             .map(|n| n.address.to_string())
             .collect::<Vec<_>>(),
-        vec!["192.0.2.11", "192.0.2.12"]
+        vec!["192.0.2.11", "192.0.2.12", "192.0.2.13"]
     );
     assert_eq!(cluster.backends.len(), 1);
     assert!(dir.path().join("wizard.secrets.toml").exists());
@@ -174,6 +189,7 @@ fn on_ec2_the_wizard_offers_the_instance_facts_as_defaults() {
     session.answer("node n1", &["Enter"]);
     session.answer("node n2", &["-l", "192.0.2.78"]);
     session.answer("192.0.2.78", &["Enter"]);
+    session.answer("Add another backup node?", &["Enter"]); // default no
     let shown = session.finished();
     assert!(shown.contains("this instance: i-0wizard"), "{shown}");
     let cluster = hakit::config::load(&out)
