@@ -367,3 +367,26 @@ fn with_the_journal_lost_rollback_discover_restores_the_files_by_their_marks() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(rollback(&lab).status.success());
 }
+
+#[test]
+fn the_real_package_sources_say_what_they_offer() {
+    use hakit::host::{Host, RealHost};
+    if !require_tool("apt-cache") {
+        return;
+    }
+    // What decides whether setup adds a vendor repository: Debian offers hello (installed or
+    // not) and keepalived, and nothing offers a package that does not exist.
+    let host = RealHost;
+    assert!(host.package_available("apt", "hello").expect("apt-cache"));
+    assert!(host
+        .package_available("apt", "keepalived")
+        .expect("apt-cache"));
+    assert!(!host
+        .package_available("apt", "hakit-no-such-package")
+        .expect("apt-cache"));
+    assert!(host
+        .fetch("http://repo.example.invalid/key")
+        .expect_err("plain http is refused")
+        .to_string()
+        .contains("https only"));
+}
