@@ -9,9 +9,21 @@ use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-/// Default priority of the first node; each following node gets 10 less.
+/// Default priority of the first node; each following node gets `priority_step` less.
 pub const FIRST_PRIORITY: u8 = 150;
 pub const PRIORITY_STEP: u8 = 10;
+
+/// The default gap between neighbouring nodes' priorities: 10 for a pair; with three or
+/// more, the backups spread over 150..50, because two backups' takeover timers differ by
+/// gap/256 of advert_int (VRRPv3 skew time), and 10 (20 ms at 0.5 s) is too little for
+/// one backup's first advert to reach the other before it takes over too.
+pub fn priority_step(nodes: usize) -> i64 {
+    if nodes < 3 {
+        i64::from(PRIORITY_STEP)
+    } else {
+        (100 / (nodes as i64 - 1)).max(i64::from(PRIORITY_STEP))
+    }
+}
 
 #[derive(Default)]
 struct Issues(Vec<ConfigIssue>);
@@ -422,7 +434,7 @@ fn nodes(
             Some(p) => Some(p),
             None => Some(match previous_priority {
                 None => i64::from(FIRST_PRIORITY),
-                Some(prev) => prev - i64::from(PRIORITY_STEP),
+                Some(prev) => prev - priority_step(files.len()),
             }),
         };
         if let (Some(p), Some(prev)) = (priority, previous_priority) {

@@ -927,7 +927,7 @@ fn aws_eip_three_node_lab() {
             .filter(|ip| *ip != NODE_IPS[i])
             .collect();
         let expected = [
-            format!("priority {}\n", 150 - 10 * i),
+            format!("priority {}\n", 150 - 50 * i),
             format!("unicast_src_ip {}\n", NODE_IPS[i]),
             format!(
                 "unicast_peer {{\n        {}\n        {}\n    }}",

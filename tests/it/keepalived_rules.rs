@@ -262,6 +262,18 @@ fn priorities_default_to_decreasing_in_node_order() {
 }
 
 #[test]
+fn backups_get_priorities_far_enough_apart_for_their_takeover_timers() {
+    use hakit::config::validate::priority_step;
+    // A pair keeps its 10-point gap; from three nodes the gap is 100/(n-1), at least 10,
+    // so two backups' skew times differ by at least 19 ms (and 98 ms for three nodes).
+    assert_eq!(priority_step(2), 10);
+    assert_eq!(priority_step(3), 50);
+    assert_eq!(priority_step(4), 33);
+    assert_eq!(priority_step(11), 10);
+    assert_eq!(priority_step(16), 10);
+}
+
+#[test]
 fn three_nodes_get_falling_priorities_and_every_other_node_as_peer() {
     use crate::common::{shipped_profile, test_secrets};
     use hakit::render::{self, RenderInput};
@@ -295,7 +307,7 @@ fn three_nodes_get_falling_priorities_and_every_other_node_as_peer() {
         })
         .expect("render");
         let c = keepalived_conf(&files);
-        assert!(c.contains(&format!("priority {}\n", 150 - 10 * i)), "{c}");
+        assert!(c.contains(&format!("priority {}\n", 150 - 50 * i)), "{c}");
         assert!(c.contains("state BACKUP") && c.contains("nopreempt"), "{c}");
         let peers: Vec<&str> = ips.iter().copied().filter(|ip| *ip != ips[i]).collect();
         assert!(
