@@ -5,9 +5,10 @@
 //! installed cluster and secrets files) is reported and left alone. The Elastic IP is only
 //! ever disassociated from this node's ENI, never released.
 
+use crate::apply::interface::InterfaceConfig;
 use crate::config::{Cluster, Mode};
 use crate::host::Host;
-use crate::journal::{sha256_hex, OwnershipRecord, Undo};
+use crate::journal::{sha256_hex, Journal, OwnershipRecord, Undo};
 use crate::render::MARKER;
 use hakit_cloud::Cloud;
 use std::path::{Path, PathBuf};
@@ -69,11 +70,7 @@ fn restore_or_remove(
     path: &Path,
     bytes: &[u8],
 ) -> anyhow::Result<Undo> {
-    let name = path
-        .to_string_lossy()
-        .trim_start_matches('/')
-        .replace('/', "%");
-    let backup = backups.join(name);
+    let backup = Journal::backup_of(backups, path);
     let found = host.read(&backup)?.is_some();
     Ok(Undo::RestoreFile {
         path: path.to_path_buf(),
@@ -112,17 +109,11 @@ fn interface_undo(host: &dyn Host, unit: &str) -> anyhow::Result<Option<Undo>> {
     }))
 }
 
-/// The key file an apt source names with `signed-by=`.
+/// The key file the (first uncommented) apt source line names with `signed-by=`.
 fn signed_by(list: &str) -> Option<PathBuf> {
     list.lines()
         .filter(|l| !l.trim_start().starts_with('#'))
-        .find_map(|l| {
-            let options = l.split_once('[')?.1.split_once(']')?.0;
-            options
-                .split_whitespace()
-                .find_map(|o| o.strip_prefix("signed-by="))
-                .map(PathBuf::from)
-        })
+        .find_map(crate::vendor_repo::signed_by)
 }
 
 pub fn discover(
@@ -132,7 +123,7 @@ pub fn discover(
 ) -> anyhow::Result<Discovery> {
     let cluster = scope.cluster;
     let paths = &cluster.paths;
-    let backups = paths.state_dir.join("backups");
+    let backups = Journal::backups_in(&paths.state_dir);
     let mut d = Discovery::default();
 
     // Newest first, as setup did them: the rendered files...
@@ -153,7 +144,7 @@ pub fn discover(
     // ...the ENI's interface and its networkd unit...
     for (path, bytes) in marked_files(host, &paths.network_dir)? {
         let unit = String::from_utf8_lossy(&bytes).into_owned();
-        if !unit.contains(&format!("(cluster {}, node {})", cluster.name, scope.node)) {
+        if !unit.contains(&InterfaceConfig::unit_owner(&cluster.name, scope.node)) {
             continue;
         }
         d.entries

@@ -141,7 +141,22 @@ impl Journal {
     }
 
     pub fn backups_dir(&self) -> PathBuf {
-        self.path.parent().unwrap_or(Path::new("/")).join("backups")
+        Self::backups_in(self.path.parent().unwrap_or(Path::new("/")))
+    }
+
+    /// Where setup keeps the earlier versions of the files it replaced.
+    pub fn backups_in(state_dir: &Path) -> PathBuf {
+        state_dir.join("backups")
+    }
+
+    /// The backup of `path` in `backups`: its path with '/' as '%' (also how
+    /// `rollback --discover` finds it without a journal).
+    pub fn backup_of(backups: &Path, path: &Path) -> PathBuf {
+        backups.join(
+            path.to_string_lossy()
+                .trim_start_matches('/')
+                .replace('/', "%"),
+        )
     }
 
     /// The journal in `state_dir`, or a new empty one.

@@ -78,8 +78,8 @@ pub fn files(
     }
 }
 
-/// The key path in `deb [signed-by=PATH ...] URL ...`.
-fn signed_by(source: &str) -> Option<PathBuf> {
+/// The key path in `deb [signed-by=PATH ...] URL ...` (absolute paths only).
+pub fn signed_by(source: &str) -> Option<PathBuf> {
     let options = source.split_once('[')?.1.split_once(']')?.0;
     options
         .split_whitespace()

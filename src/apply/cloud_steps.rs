@@ -220,8 +220,8 @@ pub fn configure_eni(
         .join(format!("70-hakit-{}.network", cluster.name));
     let owner = Ownership::root(0o644);
     let header = format!(
-        "{MARKER} (cluster {}, node {node}). Removed by `hakit rollback`.",
-        cluster.name
+        "{MARKER} {}. Removed by `hakit rollback`.",
+        InterfaceConfig::unit_owner(&cluster.name, node)
     );
     write_file(
         host,

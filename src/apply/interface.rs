@@ -138,6 +138,12 @@ impl InterfaceConfig {
         ]
     }
 
+    /// Who a networkd unit belongs to, in its header: how `rollback --discover` tells this
+    /// node's unit from another cluster's or node's.
+    pub fn unit_owner(cluster: &str, node: &str) -> String {
+        format!("(cluster {cluster}, node {node})")
+    }
+
     /// A systemd-networkd unit applying the same configuration at boot.
     pub fn networkd_unit(&self, header: &str) -> String {
         format!(

@@ -424,11 +424,7 @@ fn write_file(
         Some(old) => {
             let dir = journal.backups_dir();
             ensure_dir(host, journal, &dir, 0o700)?;
-            let name = path
-                .to_string_lossy()
-                .trim_start_matches('/')
-                .replace('/', "%");
-            let backup = dir.join(name);
+            let backup = Journal::backup_of(&dir, path);
             let secret = Ownership::root(0o600);
             host.write_atomic(&backup, old, &secret)
                 .with_context(|| format!("backing up {}", path.display()))?;
