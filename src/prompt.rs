@@ -29,10 +29,15 @@ impl Prompting {
         }
     }
 
+    /// Whether a confirmation will really be asked (a terminal, and no `--yes`).
+    pub fn asks(&self) -> bool {
+        self.interactive && !self.yes
+    }
+
     /// Ask `question` when a person is there to answer; otherwise (and with `--yes`) go ahead.
     /// `default` is the answer Enter gives.
     pub fn confirm(&self, question: &str, default: bool) -> anyhow::Result<bool> {
-        if self.yes || !self.interactive {
+        if !self.asks() {
             return Ok(true);
         }
         dialoguer::Confirm::new()
@@ -41,6 +46,30 @@ impl Prompting {
             .wait_for_newline(true)
             .interact()
             .map_err(|e| anyhow::anyhow!("reading an answer from the terminal: {e}"))
+    }
+
+    /// Before a destructive `command`: show `header` and one line per item, then ask
+    /// `question` (Enter = no). Declined, it says nothing changed. Without a person to
+    /// ask (or with `--yes`) it prints nothing and goes ahead.
+    pub fn approve(
+        &self,
+        command: &str,
+        header: &str,
+        items: &[String],
+        question: &str,
+    ) -> anyhow::Result<bool> {
+        if !self.asks() {
+            return Ok(true);
+        }
+        eprintln!("{header}");
+        for item in items {
+            eprintln!("  - {item}");
+        }
+        let yes = self.confirm(question, false)?;
+        if !yes {
+            eprintln!("{command} cancelled: nothing changed (pass --yes to skip this question)");
+        }
+        Ok(yes)
     }
 
     /// Ask whether to do an optional thing: only where someone can answer, never assumed.

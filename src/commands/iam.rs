@@ -110,17 +110,24 @@ fn rollback(
     let path = IamJournal::path_in(&dir);
     let journal = IamJournal::load(&path)?;
     let pending = journal.as_ref().is_some_and(|j| !j.entries.is_empty());
-    if let Some(journal) = journal.filter(|_| pending && prompting.interactive && !prompting.yes) {
-        eprintln!(
+    if let Some(journal) = journal.filter(|_| pending) {
+        let items: Vec<String> = journal
+            .entries
+            .iter()
+            .rev()
+            .map(|e| e.undo.describe())
+            .collect();
+        let header = format!(
             "hakit will undo {} IAM change(s) of cluster {}, newest first (every node using the role loses it):",
-            journal.entries.len(),
+            items.len(),
             cluster.name
         );
-        for entry in journal.entries.iter().rev() {
-            eprintln!("  - {}", entry.undo.describe());
-        }
-        if !prompting.confirm("Roll back the IAM changes now?", false)? {
-            eprintln!("iam rollback cancelled: nothing changed (pass --yes to skip this question)");
+        if !prompting.approve(
+            "iam rollback",
+            &header,
+            &items,
+            "Roll back the IAM changes now?",
+        )? {
             return Ok(());
         }
     }

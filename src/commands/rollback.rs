@@ -20,19 +20,18 @@ pub fn run(args: RollbackArgs, verbosity: Verbosity, prompting: Prompting) -> an
             return discover(&args, &cluster, verbosity, prompting);
         }
     }
-    if let Some(journal) = journal
-        .as_ref()
-        .filter(|_| prompting.interactive && !prompting.yes)
-    {
-        eprintln!(
+    if let Some(journal) = &journal {
+        let items: Vec<String> = journal
+            .entries
+            .iter()
+            .rev()
+            .map(|e| crate::rollback::describe(&e.undo))
+            .collect();
+        let header = format!(
             "hakit will undo {} change(s) on this node, newest first (the Elastic IP is never released):",
-            journal.entries.len()
+            items.len()
         );
-        for entry in journal.entries.iter().rev() {
-            eprintln!("  - {}", crate::rollback::describe(&entry.undo));
-        }
-        if !prompting.confirm("Roll back now?", false)? {
-            eprintln!("rollback cancelled: nothing changed (pass --yes to skip this question)");
+        if !prompting.approve("rollback", &header, &items, "Roll back now?")? {
             return Ok(());
         }
     }
@@ -132,18 +131,17 @@ fn discover(
         package_source_dirs: &source_dirs,
     };
     let found = crate::discover::discover(&RealHost, cloud_ref, &scope)?;
-    if prompting.interactive && !prompting.yes {
-        eprintln!(
-            "no journal: hakit found {} change(s) of node {node} by their marks (the Elastic IP is never released):",
-            found.entries.len()
-        );
-        for entry in &found.entries {
-            eprintln!("  - {}", crate::rollback::describe(entry));
-        }
-        if !prompting.confirm("Undo them?", false)? {
-            eprintln!("rollback cancelled: nothing changed (pass --yes to skip this question)");
-            return Ok(());
-        }
+    let items: Vec<String> = found
+        .entries
+        .iter()
+        .map(crate::rollback::describe)
+        .collect();
+    let header = format!(
+        "no journal: hakit found {} change(s) of node {node} by their marks (the Elastic IP is never released):",
+        items.len()
+    );
+    if !prompting.approve("rollback", &header, &items, "Undo them?")? {
+        return Ok(());
     }
     let mut report = crate::rollback::run_entries(&RealHost, cloud_ref, &found.entries, args.force);
     report.left_alone = found.left_alone;

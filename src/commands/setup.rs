@@ -58,17 +58,15 @@ pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyho
         crash_after,
     };
     let host = RealHost;
-    if prompting.interactive && !prompting.yes {
-        let foreign = foreign_files(&host, &files, &loaded.cluster.paths.state_dir)?;
-        if !foreign.is_empty() {
-            eprintln!("setup will replace files hakit did not write (each is backed up first and put back by `hakit rollback`):");
-            for path in &foreign {
-                eprintln!("  - {}", path.display());
-            }
-            if !prompting.confirm("Replace them?", false)? {
-                eprintln!("setup cancelled: nothing changed (pass --yes to skip this question)");
-                return Ok(());
-            }
+    // Looked for only when someone can be asked.
+    if prompting.asks() {
+        let foreign: Vec<String> = foreign_files(&host, &files, &loaded.cluster.paths.state_dir)?
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        let header = "setup will replace files hakit did not write (each is backed up first and put back by `hakit rollback`):";
+        if !foreign.is_empty() && !prompting.approve("setup", header, &foreign, "Replace them?")? {
+            return Ok(());
         }
     }
     let mut progress = super::progress::for_stderr(verbosity);
