@@ -21,14 +21,6 @@ impl Prompting {
         }
     }
 
-    /// Never ask (tests and library callers).
-    pub fn never() -> Self {
-        Prompting {
-            yes: false,
-            interactive: false,
-        }
-    }
-
     /// Whether a confirmation will really be asked (a terminal, and no `--yes`).
     pub fn asks(&self) -> bool {
         self.interactive && !self.yes
