@@ -1,6 +1,7 @@
 //! What this machine is, as far as planning needs it: the distribution family from
 //! /etc/os-release (read only; EC2 facts from IMDSv2 come with the cloud module).
 
+pub use crate::host::PackageManager;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -21,12 +22,14 @@ pub struct Distro {
 }
 
 impl Distro {
-    pub fn package_manager(&self) -> Option<&'static str> {
+    pub fn package_manager(&self) -> Option<PackageManager> {
         match (self.family, self.id.as_str(), self.version_id.as_deref()) {
-            (Some(Family::Debian), _, _) => Some("apt"),
-            (Some(Family::Rhel), "amzn", Some("2")) => Some("yum"),
-            (Some(Family::Rhel), "rhel" | "centos", Some(v)) if v.starts_with('7') => Some("yum"),
-            (Some(Family::Rhel), _, _) => Some("dnf"),
+            (Some(Family::Debian), _, _) => Some(PackageManager::Apt),
+            (Some(Family::Rhel), "amzn", Some("2")) => Some(PackageManager::Yum),
+            (Some(Family::Rhel), "rhel" | "centos", Some(v)) if v.starts_with('7') => {
+                Some(PackageManager::Yum)
+            }
+            (Some(Family::Rhel), _, _) => Some(PackageManager::Dnf),
             (None, _, _) => None,
         }
     }
@@ -127,7 +130,11 @@ mod tests {
         for (text, family, manager) in cases {
             let d = parse_os_release(text);
             assert_eq!(d.family, family, "{text}");
-            assert_eq!(d.package_manager(), manager, "{text}");
+            assert_eq!(
+                d.package_manager().map(PackageManager::as_str),
+                manager,
+                "{text}"
+            );
         }
     }
 }

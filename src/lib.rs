@@ -1,23 +1,22 @@
 //! hakit: an active/standby database-proxy pair behind one address, set up with keepalived.
 //!
-//! Data flows one way: `cli` -> `config` -> `plan` -> apply -> host/cloud.
-//! `render` and `plan` are pure; side effects live in the command modules and, later,
-//! behind the `Host` and `Cloud` traits.
+//! Data flows one way: `cli` -> `commands` -> `config` -> `plan` -> `apply`/`rollback`/`iam`
+//! -> `journal` -> `host`/cloud. `render` and `plan` are pure; side effects live behind the
+//! `Host` and `Cloud` traits.
 
 pub mod apply;
 pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
-pub mod discover;
 pub mod exit;
 pub mod facts;
 pub mod host;
 pub mod iam;
-pub mod iam_role;
 pub mod journal;
 pub mod notify;
 pub mod plan;
+pub mod preflight;
 pub mod profile;
 pub mod prompt;
 pub mod render;

@@ -77,6 +77,11 @@ impl Secrets {
 
     /// Read the secrets file, refusing one that others can read.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::read(path).map(|(secrets, _)| secrets)
+    }
+
+    /// Like [`Secrets::load`], keeping the text that was checked (what setup installs).
+    pub fn read(path: &Path) -> Result<(Self, String), ConfigError> {
         let err = |field: &str, problem: String, fix: String| {
             ConfigError::single(
                 Some(path.to_path_buf()),
@@ -105,10 +110,11 @@ impl Secrets {
                 "check the file".to_string(),
             )
         })?;
-        Self::parse(&text).map_err(|issues| ConfigError {
+        let secrets = Self::parse(&text).map_err(|issues| ConfigError {
             file: Some(path.to_path_buf()),
             issues,
-        })
+        })?;
+        Ok((secrets, text))
     }
 
     /// Write the secrets to a new file with mode 0600; refuses to overwrite one.

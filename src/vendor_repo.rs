@@ -2,6 +2,7 @@
 //! files that add it for apt (a signing key and a sources list) or dnf/yum (a .repo file
 //! naming its key). Pure: `setup` writes them through the journal, `rollback` removes them.
 
+use crate::host::PackageManager;
 use crate::profile::VendorRepo;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -35,12 +36,12 @@ pub const YUM_REPOS_DIR: &str = "/etc/yum.repos.d";
 /// (apt sources name it). Errors say which profile field or distro fact is missing.
 pub fn files(
     repo: &VendorRepo,
-    manager: &str,
+    manager: Option<PackageManager>,
     codename: Option<&str>,
 ) -> Result<Vec<RepoFile>, String> {
     let name = &repo.name;
     match manager {
-        "apt" => {
+        Some(PackageManager::Apt) => {
             let source = if repo.apt_source.contains("{codename}") {
                 let codename = codename.ok_or_else(|| {
                     format!("the {name} apt source needs the distro's codename, and /etc/os-release has no VERSION_CODENAME")
@@ -65,15 +66,15 @@ pub fn files(
                 },
             ])
         }
-        "dnf" | "yum" => Ok(vec![RepoFile {
+        Some(PackageManager::Dnf | PackageManager::Yum) => Ok(vec![RepoFile {
             path: PathBuf::from(YUM_REPOS_DIR).join(format!("{name}.repo")),
             source: RepoSource::Contents(format!(
                 "{MARKER}: the {name} vendor repository, removed by `hakit rollback`.\n[{name}]\nname={name} (vendor repository, added by hakit)\nbaseurl={}\ngpgcheck=1\ngpgkey={}\nenabled=1\n",
                 repo.yum_baseurl, repo.yum_gpgkey
             )),
         }]),
-        other => Err(format!(
-            "cannot add the {name} repository for package manager {other:?} (apt, dnf or yum)"
+        None => Err(format!(
+            "cannot add the {name} repository: the distro was not detected in /etc/os-release, so hakit does not know whether apt, dnf or yum manages packages"
         )),
     }
 }
@@ -104,7 +105,8 @@ mod tests {
 
     #[test]
     fn apt_gets_the_key_it_names_and_a_marked_source_for_this_codename() {
-        let files = files(&proxysql(), "apt", Some("bookworm")).expect("apt files");
+        let files =
+            files(&proxysql(), Some(PackageManager::Apt), Some("bookworm")).expect("apt files");
         assert_eq!(
             files[0].path,
             PathBuf::from("/etc/apt/keyrings/proxysql.asc")
@@ -124,7 +126,7 @@ mod tests {
 
     #[test]
     fn dnf_gets_one_repo_file_that_checks_signatures() {
-        let files = files(&proxysql(), "dnf", None).expect("dnf files");
+        let files = files(&proxysql(), Some(PackageManager::Dnf), None).expect("dnf files");
         assert_eq!(files.len(), 1);
         assert_eq!(
             files[0].path,
@@ -141,12 +143,13 @@ mod tests {
 
     #[test]
     fn missing_facts_and_fields_are_named() {
-        let err = files(&proxysql(), "apt", None).expect_err("no codename");
+        let err = files(&proxysql(), Some(PackageManager::Apt), None).expect_err("no codename");
         assert!(err.contains("VERSION_CODENAME"), "{err}");
         let mut repo = proxysql();
         repo.apt_source = "deb https://example.invalid/ ./".into();
-        let err = files(&repo, "apt", Some("bookworm")).expect_err("no key");
+        let err = files(&repo, Some(PackageManager::Apt), Some("bookworm")).expect_err("no key");
         assert!(err.contains("signed-by"), "{err}");
-        assert!(files(&proxysql(), "zypper", None).is_err());
+        let err = files(&proxysql(), None, None).expect_err("no distro");
+        assert!(err.contains("os-release"), "{err}");
     }
 }

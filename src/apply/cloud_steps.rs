@@ -3,16 +3,13 @@
 //! ENI create records it before the id is known, so a crash right after the create is
 //! undone by finding the ENI by its tags.
 
-use super::interface::InterfaceConfig;
-use super::{write_file, ApplyInput, Status};
-use crate::config::{Aws, Cluster, Mode};
-use crate::host::{Host, Ownership};
-use crate::journal::{Journal, Undo};
-use crate::render::MARKER;
+use super::{files, ApplyInput, StepResult};
+use crate::config::{Aws, Mode};
+use crate::host::{interface::InterfaceConfig, Host};
+use crate::journal::{NodeJournal, Status, Undo};
+use crate::render::eni_unit;
 use anyhow::{bail, Context};
-use hakit_cloud::{Cloud, Eni, NewEni, NodeFacts};
-
-type StepResult = anyhow::Result<(Status, Option<String>)>;
+use hakit_cloud::{Cloud, NewEni, NodeFacts};
 
 /// What the AWS steps need.
 pub struct CloudContext<'a> {
@@ -35,13 +32,9 @@ fn aws_context<'a>(input: &'a ApplyInput<'_>) -> anyhow::Result<(CloudContext<'a
     Ok((context(input)?, aws))
 }
 
-fn own_eni(ctx: &CloudContext<'_>, cluster: &Cluster, node: &str) -> anyhow::Result<Eni> {
-    crate::notify::own_eni(ctx.cloud, &cluster.name, node)
-}
-
 pub fn create_eni(
     host: &dyn Host,
-    journal: &mut Journal,
+    journal: &mut NodeJournal,
     input: &ApplyInput<'_>,
     node: &str,
 ) -> StepResult {
@@ -60,14 +53,12 @@ pub fn create_eni(
             eni_id: Some(eni.id.clone()),
         };
         match pending {
-            Some(i) => journal.entries[i].undo = undo,
-            None => {
-                journal.intend(host, undo)?;
+            Some(i) => {
+                journal.entries[i].undo = undo;
+                journal.done(host, i)?;
             }
+            None => journal.record_done(host, undo)?,
         }
-        let last = journal.entries.len() - 1;
-        let index = pending.unwrap_or(last);
-        journal.done(host, index)?;
         return Ok((Status::AlreadyDone, Some(eni.id.clone())));
     }
     let index = match pending {
@@ -86,14 +77,14 @@ pub fn create_eni(
     } else {
         aws.security_group_ids.clone()
     };
-    let token: String = format!("hakit-{}-{}-{}", cluster.name, node, journal.run)
+    let token: String = format!("hakit-{}-{}-{}", cluster.name, node, journal.meta.run)
         .chars()
         .take(64)
         .collect();
     let eni = ctx.cloud.create_eni(&NewEni {
         cluster: cluster.name.clone(),
         node: node.to_string(),
-        run: journal.run.clone(),
+        run: journal.meta.run.clone(),
         subnet_id: ctx.facts.subnet_id.clone(),
         security_group_ids: groups,
         client_token: token,
@@ -109,13 +100,13 @@ pub fn create_eni(
 
 pub fn attach_eni(
     host: &dyn Host,
-    journal: &mut Journal,
+    journal: &mut NodeJournal,
     input: &ApplyInput<'_>,
     node: &str,
 ) -> StepResult {
     let (ctx, aws) = aws_context(input)?;
     let cluster = input.cluster;
-    let eni = own_eni(&ctx, cluster, node)?;
+    let eni = ctx.cloud.own_eni(&cluster.name, node)?;
     let attached_here = eni.attachment.as_ref().is_some_and(|a| {
         a.instance_id.as_deref() == Some(ctx.facts.instance_id.as_str()) && a.status == "attached"
     });
@@ -153,13 +144,13 @@ pub fn attach_eni(
 
 pub fn configure_eni(
     host: &dyn Host,
-    journal: &mut Journal,
+    journal: &mut NodeJournal,
     input: &ApplyInput<'_>,
     node: &str,
 ) -> StepResult {
     let ctx = context(input)?;
     let cluster = input.cluster;
-    let eni = own_eni(&ctx, cluster, node)?;
+    let eni = ctx.cloud.own_eni(&cluster.name, node)?;
     let mac = eni
         .mac
         .clone()
@@ -214,22 +205,14 @@ pub fn configure_eni(
     if let Some(index) = index {
         journal.done(host, index)?;
     }
-    let unit = cluster
-        .paths
-        .network_dir
-        .join(format!("70-hakit-{}.network", cluster.name));
-    let owner = Ownership::root(0o644);
-    let header = format!(
-        "{MARKER} {}. Removed by `hakit rollback`.",
-        InterfaceConfig::unit_owner(&cluster.name, node)
-    );
-    write_file(
-        host,
-        journal,
-        &unit,
-        config.networkd_unit(&header).as_bytes(),
-        &owner,
+    let unit = eni_unit::render(
+        &cluster.paths.network_dir,
+        &cluster.name,
+        node,
+        &config,
+        input.templates,
     )?;
+    files::write_rendered(host, journal, &unit)?;
     Ok((
         if recorded {
             Status::AlreadyDone
@@ -245,13 +228,13 @@ pub fn configure_eni(
 
 pub fn associate_eip(
     host: &dyn Host,
-    journal: &mut Journal,
+    journal: &mut NodeJournal,
     input: &ApplyInput<'_>,
     node: &str,
     allocation_id: &str,
 ) -> StepResult {
     let ctx = context(input)?;
-    let eni = own_eni(&ctx, input.cluster, node)?;
+    let eni = ctx.cloud.own_eni(&input.cluster.name, node)?;
     let address = ctx.cloud.address(allocation_id)?;
     if address.network_interface_id.as_deref() == Some(eni.id.as_str()) {
         return Ok((Status::AlreadyDone, None));

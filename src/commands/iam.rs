@@ -1,10 +1,12 @@
 //! `hakit iam policy|apply|rollback`.
 
-use crate::apply::{Progress, Status, StepReport};
+use crate::apply::Progress;
 use crate::cli::{IamArgs, IamCommand, Output};
 use crate::config::{self, Cluster, Mode};
 use crate::exit::{IamPartiallyApplied, UsageError};
-use crate::iam_role::{self, IamJournal, Names};
+use crate::host::RealHost;
+use crate::iam::{self, Names};
+use crate::journal::{layout, Change, Status, StepReport};
 use hakit_cloud::{IamCloud, Limits};
 use std::path::PathBuf;
 
@@ -16,10 +18,7 @@ pub fn run(
     match cmd {
         IamCommand::Policy(args) => {
             let cluster = config::load(&args.config)?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&crate::iam::policy(&cluster))?
-            );
+            println!("{}", serde_json::to_string_pretty(&iam::policy(&cluster))?);
             Ok(())
         }
         IamCommand::Apply(args) => apply(args, verbosity),
@@ -53,11 +52,11 @@ fn apply(args: IamArgs, verbosity: super::Verbosity) -> anyhow::Result<()> {
         .into());
     }
     let dir = state_dir(&args, &cluster);
-    let iam = client(&cluster)?;
+    let client = client(&cluster)?;
     let quiet = verbosity == super::Verbosity::Quiet;
     let mut lines = super::progress::Lines::new(verbosity);
     let mut print = |r: &StepReport| lines.finish(r);
-    match iam_role::apply(&iam, &cluster, &dir, &mut print) {
+    match iam::apply(&RealHost, &client, &cluster, &dir, &mut print) {
         Ok(reports) => {
             if args.output == Output::Json {
                 println!("{}", serde_json::to_string_pretty(&reports)?);
@@ -76,7 +75,7 @@ fn apply(args: IamArgs, verbosity: super::Verbosity) -> anyhow::Result<()> {
                 eprintln!(
                     "iam apply finished: {changed} of {} steps changed something (journal: {}; undo with `hakit iam rollback`)",
                     reports.len(),
-                    IamJournal::path_in(&dir).display()
+                    layout::iam_journal(&dir).display()
                 );
             }
             eprintln!(
@@ -86,7 +85,7 @@ fn apply(args: IamArgs, verbosity: super::Verbosity) -> anyhow::Result<()> {
             Ok(())
         }
         Err(err) => {
-            let left = IamJournal::load(&IamJournal::path_in(&dir))
+            let left = iam::load_journal(&RealHost, &dir)
                 .ok()
                 .flatten()
                 .is_some_and(|j| !j.entries.is_empty());
@@ -107,8 +106,8 @@ fn rollback(
 ) -> anyhow::Result<()> {
     let cluster = config::load(&args.config)?;
     let dir = state_dir(&args, &cluster);
-    let path = IamJournal::path_in(&dir);
-    let journal = IamJournal::load(&path)?;
+    let path = layout::iam_journal(&dir);
+    let journal = iam::load_journal(&RealHost, &dir)?;
     let pending = journal.as_ref().is_some_and(|j| !j.entries.is_empty());
     if let Some(journal) = journal.filter(|_| pending) {
         let items: Vec<String> = journal
@@ -131,9 +130,9 @@ fn rollback(
             return Ok(());
         }
     }
-    let iam = if pending {
+    let client = if pending {
         match client(&cluster) {
-            Ok(iam) => Some(iam),
+            Ok(client) => Some(client),
             Err(e) => {
                 eprintln!("warning: no IAM access, the IAM changes will remain: {e:#}");
                 None
@@ -142,18 +141,15 @@ fn rollback(
     } else {
         None
     };
-    let report = iam_role::rollback(iam.as_ref().map(|c| c as &dyn hakit_cloud::Iam), &dir)?;
+    let report = iam::rollback(
+        &RealHost,
+        client.as_ref().map(|c| c as &dyn hakit_cloud::Iam),
+        &dir,
+    )?;
     if args.output == Output::Json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
-    if verbosity != super::Verbosity::Quiet {
-        for line in &report.undone {
-            eprintln!("[undo] {line}");
-        }
-    }
-    for line in &report.remaining {
-        eprintln!("[left] {line}");
-    }
+    super::progress::print_report(&report, verbosity);
     if !report.remaining.is_empty() {
         eprintln!(
             "iam rollback left {} change(s) in place; fix them and run `hakit iam rollback` again",

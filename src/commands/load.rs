@@ -10,9 +10,13 @@ use std::path::{Path, PathBuf};
 
 pub struct LoadedNode {
     pub cluster: Cluster,
+    /// The cluster file's text, as validated.
+    pub cluster_text: String,
     pub profile: Profile,
     pub target: Target,
     pub secrets: Option<Secrets>,
+    /// The secrets file's text, as checked.
+    pub secrets_text: Option<String>,
     pub secrets_path: PathBuf,
 }
 
@@ -25,7 +29,7 @@ pub enum SecretsPolicy {
 }
 
 pub fn load_node(args: &NodeArgs, policy: SecretsPolicy) -> anyhow::Result<LoadedNode> {
-    let cluster = config::load(&args.config)?;
+    let (cluster, cluster_text) = config::read(&args.config)?;
     let base = args.config.parent().unwrap_or(Path::new("."));
     let profile = profile::load(&cluster.profile, base)?;
     let issues = profile::check_cluster(&profile, &cluster);
@@ -41,12 +45,17 @@ pub fn load_node(args: &NodeArgs, policy: SecretsPolicy) -> anyhow::Result<Loade
         .secrets
         .clone()
         .unwrap_or_else(|| cluster.paths.secrets_file());
-    let secrets = match (policy, secrets_path.exists()) {
-        (SecretsPolicy::Optional, false) => None,
-        _ => Some(Secrets::load(&secrets_path)?),
+    let (secrets, secrets_text) = match (policy, secrets_path.exists()) {
+        (SecretsPolicy::Optional, false) => (None, None),
+        _ => {
+            let (secrets, text) = Secrets::read(&secrets_path)?;
+            (Some(secrets), Some(text))
+        }
     };
     Ok(LoadedNode {
         cluster,
+        cluster_text,
+        secrets_text,
         profile,
         target,
         secrets,

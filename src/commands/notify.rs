@@ -4,8 +4,9 @@
 use crate::cli::{NotifyArgs, Output, Transition};
 use crate::config::{self, Cluster, Mode};
 use crate::exit::UsageError;
-use crate::notify::{self, Serializer, State};
-use anyhow::Context;
+use crate::host::RealHost;
+use crate::notify::{self, Action, Serializer, State};
+use crate::role;
 use hakit_cloud::{Cloud, Ec2Cloud};
 
 fn cloud_for(cluster: &Cluster) -> anyhow::Result<Option<Ec2Cloud>> {
@@ -13,20 +14,6 @@ fn cloud_for(cluster: &Cluster) -> anyhow::Result<Option<Ec2Cloud>> {
         Mode::AwsEip(_) => Ok(Some(super::aws::ec2(cluster, None)?)),
         Mode::L2Vip(_) => Ok(None),
     }
-}
-
-/// Whether keepalived made this node master: its marker (aws-eip) or the VIP (l2-vip) is up.
-pub fn holds_master_address(cluster: &Cluster) -> anyhow::Result<bool> {
-    let (dev, addr) = match &cluster.mode {
-        Mode::AwsEip(_) => ("lo".to_string(), cluster.vrrp.marker_address()),
-        Mode::L2Vip(vip) => (vip.interface.clone(), vip.address),
-    };
-    let out = std::process::Command::new("ip")
-        .args(["-o", "-4", "addr", "show", "dev", &dev])
-        .output()
-        .context("running `ip addr show`")?;
-    let needle = format!(" {addr}/");
-    Ok(String::from_utf8_lossy(&out.stdout).contains(&needle))
 }
 
 pub fn run(args: NotifyArgs) -> anyhow::Result<()> {
@@ -37,20 +24,15 @@ pub fn run(args: NotifyArgs) -> anyhow::Result<()> {
             "the rendered notify script passes it; by hand: --node NAME or HAKIT_NODE",
         )
     })?;
-    if !cluster.nodes.iter().any(|n| n.name == node) {
-        return Err(UsageError::new(format!(
-            "--node {node}: no such node in {}",
-            args.config.display()
-        ))
-        .into());
-    }
+    let host = RealHost;
+    let node = role::this_node(&cluster, Some(&node), &host)?;
     let state = match (args.state, args.reconcile) {
         (Some(Transition::Master), _) => State::Master,
         (Some(Transition::Backup), _) => State::Backup,
         (Some(Transition::Fault), _) => State::Fault,
         (Some(Transition::Stop), _) => State::Stop,
         (None, _) => {
-            if !holds_master_address(&cluster)? {
+            if !role::holds_master_address(&cluster, &host)? {
                 return Ok(());
             }
             State::Master
@@ -68,7 +50,7 @@ pub fn run(args: NotifyArgs) -> anyhow::Result<()> {
             args.reconcile,
         )
     });
-    let quiet = args.reconcile && matches!(&result, Ok(o) if o.action == "already-ours");
+    let quiet = args.reconcile && matches!(&result, Ok(o) if o.action == Action::AlreadyOurs);
     if !quiet {
         let line = notify::log_line(&cluster, &node, &result);
         eprintln!("{line}");

@@ -125,3 +125,10 @@ impl Progress for Spinners {
         self.lines.fail(step);
     }
 }
+
+/// One line per undone change (not with -q), and every change left in place or alone.
+pub fn print_report(report: &crate::journal::RollbackReport, verbosity: Verbosity) {
+    for line in report.lines(verbosity == Verbosity::Quiet) {
+        eprintln!("{line}");
+    }
+}

@@ -6,16 +6,16 @@ use crate::cli::{Output, RollbackArgs};
 use crate::config;
 use crate::exit::PartiallyApplied;
 use crate::host::RealHost;
-use crate::journal::Journal;
+use crate::journal::{layout, Change, NodeJournal, RollbackReport};
 use crate::prompt::Prompting;
 
 pub fn run(args: RollbackArgs, verbosity: Verbosity, prompting: Prompting) -> anyhow::Result<()> {
     let cluster = config::load(&args.config)?;
     let state_dir = &cluster.paths.state_dir;
-    let journal = Journal::load(&RealHost, &Journal::path_in(state_dir))?;
+    let journal = NodeJournal::load_in(&RealHost, state_dir)?;
     if args.discover {
         if journal.is_some() {
-            eprintln!("the journal is there ({}): rolling back from it; --discover is only for a lost journal", Journal::path_in(state_dir).display());
+            eprintln!("the journal is there ({}): rolling back from it; --discover is only for a lost journal", layout::journal(state_dir).display());
         } else {
             return discover(&args, &cluster, verbosity, prompting);
         }
@@ -25,7 +25,7 @@ pub fn run(args: RollbackArgs, verbosity: Verbosity, prompting: Prompting) -> an
             .entries
             .iter()
             .rev()
-            .map(|e| crate::rollback::describe(&e.undo))
+            .map(|e| e.undo.describe())
             .collect();
         let header = format!(
             "hakit will undo {} change(s) on this node, newest first (the Elastic IP is never released):",
@@ -57,13 +57,13 @@ pub fn run(args: RollbackArgs, verbosity: Verbosity, prompting: Prompting) -> an
 /// Print the report (and JSON), and exit 3 if anything remains.
 fn finish(
     args: &RollbackArgs,
-    report: &crate::rollback::RollbackReport,
+    report: &RollbackReport,
     verbosity: Verbosity,
 ) -> anyhow::Result<()> {
     if args.output == Output::Json {
         println!("{}", serde_json::to_string_pretty(report)?);
     }
-    print_report(report, verbosity);
+    super::progress::print_report(report, verbosity);
     if report.remaining.is_empty() {
         if verbosity != Verbosity::Quiet {
             eprintln!("rollback finished: {} changes undone", report.undone.len());
@@ -78,21 +78,6 @@ fn finish(
     }
 }
 
-/// One line per undone change (not with -q), and every change left in place.
-pub fn print_report(report: &crate::rollback::RollbackReport, verbosity: Verbosity) {
-    if verbosity != Verbosity::Quiet {
-        for line in &report.undone {
-            eprintln!("[undo] {line}");
-        }
-    }
-    for line in &report.remaining {
-        eprintln!("[left] {line}");
-    }
-    for line in &report.left_alone {
-        eprintln!("[kept] {line}");
-    }
-}
-
 /// `--discover`: no journal, so find hakit's marks and undo what they show.
 fn discover(
     args: &RollbackArgs,
@@ -100,7 +85,7 @@ fn discover(
     verbosity: Verbosity,
     prompting: Prompting,
 ) -> anyhow::Result<()> {
-    let node = super::status::this_node(cluster, args.node.as_deref())?;
+    let node = crate::role::this_node(cluster, args.node.as_deref(), &RealHost)?;
     let base = args.config.parent().unwrap_or(std::path::Path::new("."));
     let profile = crate::profile::load(&cluster.profile, base)?;
     let proxy_dir = cluster
@@ -123,19 +108,15 @@ fn discover(
         std::path::PathBuf::from(crate::vendor_repo::APT_SOURCES_DIR),
         std::path::PathBuf::from(crate::vendor_repo::YUM_REPOS_DIR),
     ];
-    let scope = crate::discover::Scope {
+    let scope = crate::rollback::discover::Scope {
         cluster,
         node: &node,
         proxy_config_dir: &proxy_dir,
         proxy_service: &profile.service,
         package_source_dirs: &source_dirs,
     };
-    let found = crate::discover::discover(&RealHost, cloud_ref, &scope)?;
-    let items: Vec<String> = found
-        .entries
-        .iter()
-        .map(crate::rollback::describe)
-        .collect();
+    let found = crate::rollback::discover::discover(&RealHost, cloud_ref, &scope)?;
+    let items: Vec<String> = found.entries.iter().map(Change::describe).collect();
     let header = format!(
         "no journal: hakit found {} change(s) of node {node} by their marks (the Elastic IP is never released):",
         items.len()

@@ -6,7 +6,7 @@ use crate::apply::{self, ApplyInput, Status};
 use crate::cli::{Output, SetupArgs};
 use crate::exit::PartiallyApplied;
 use crate::host::{Host, RealHost};
-use crate::journal::Journal;
+use crate::journal::{CrashPoint, NodeJournal};
 use crate::plan::{self, PlanInput};
 use crate::prompt::Prompting;
 use crate::render::RenderedFile;
@@ -21,18 +21,20 @@ pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyho
         .context("the secrets file is required")?;
     let files = loaded.render(secrets, args.node.templates.as_deref())?;
     let distro = crate::facts::detect();
+    let secrets_text = loaded
+        .secrets_text
+        .as_deref()
+        .context("the secrets file is required")?;
     let plan = plan::build(PlanInput {
         cluster: &loaded.cluster,
+        cluster_bytes: loaded.cluster_text.as_bytes(),
+        secrets_bytes: secrets_text.as_bytes(),
         target: &loaded.target,
         profile: &loaded.profile,
         distro: distro.as_ref(),
         files: &files,
         warnings: vec![],
     });
-    let cluster_bytes = std::fs::read(&args.node.config)
-        .with_context(|| format!("reading {}", args.node.config.display()))?;
-    let secrets_bytes = std::fs::read(&loaded.secrets_path)
-        .with_context(|| format!("reading {}", loaded.secrets_path.display()))?;
     let crash_after = std::env::var("HAKIT_TEST_CRASH_AFTER_STEP")
         .ok()
         .and_then(|v| v.parse().ok());
@@ -49,13 +51,12 @@ pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyho
         cloud: cloud.as_ref().map(|c| c as &dyn hakit_cloud::Cloud),
         facts: facts.as_ref(),
         plan: &plan,
-        files: &files,
-        cluster_bytes: &cluster_bytes,
-        secrets_bytes: &secrets_bytes,
         state_dir: &loaded.cluster.paths.state_dir,
+        templates: args.node.templates.as_deref(),
         no_start: args.no_start,
         skip_cloud: args.skip_cloud,
         crash_after,
+        crash_at: CrashPoint::from_env(),
     };
     let host = RealHost;
     // Looked for only when someone can be asked.
@@ -103,7 +104,7 @@ pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyho
                     &loaded.cluster.paths.state_dir,
                     false,
                 )?;
-                super::rollback::print_report(&report, verbosity);
+                super::progress::print_report(&report, verbosity);
                 if report.remaining.is_empty() {
                     anyhow::bail!("setup failed and was rolled back");
                 }
@@ -120,7 +121,7 @@ fn foreign_files(
     files: &[RenderedFile],
     state_dir: &Path,
 ) -> anyhow::Result<Vec<PathBuf>> {
-    let journal = Journal::load(host, &Journal::path_in(state_dir))?;
+    let journal = NodeJournal::load_in(host, state_dir)?;
     let mut foreign = Vec::new();
     for file in files {
         if journal

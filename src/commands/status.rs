@@ -2,9 +2,9 @@
 //! the last failover. Read-only.
 
 use crate::cli::{Output, StatusArgs};
-use crate::config::{self, Cluster, Mode};
-use crate::exit::UsageError;
-use crate::profile;
+use crate::config::{self, Cluster, Mode, ModeKind};
+use crate::host::RealHost;
+use crate::{profile, role};
 use hakit_cloud::Cloud;
 use serde::Serialize;
 use std::net::{SocketAddr, TcpStream};
@@ -15,7 +15,7 @@ use std::time::Duration;
 pub struct Status {
     pub cluster: String,
     pub node: String,
-    pub mode: &'static str,
+    pub mode: ModeKind,
     /// master when keepalived has put the marker (aws-eip) or the VIP (l2-vip) on this host.
     pub vrrp_state: &'static str,
     /// The last state `hakit notify` recorded for this node.
@@ -43,33 +43,6 @@ pub struct ProxyStatus {
     pub accepting: bool,
 }
 
-pub(super) fn this_node(cluster: &Cluster, requested: Option<&str>) -> anyhow::Result<String> {
-    if let Some(name) = requested {
-        if cluster.nodes.iter().any(|n| n.name == name) {
-            return Ok(name.to_string());
-        }
-        return Err(UsageError::new(format!("--node {name}: no such node")).into());
-    }
-    let out = std::process::Command::new("ip")
-        .args(["-o", "-4", "addr", "show"])
-        .output();
-    let text = out
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    cluster
-        .nodes
-        .iter()
-        .find(|n| text.contains(&format!(" {}/", n.address)))
-        .map(|n| n.name.clone())
-        .ok_or_else(|| {
-            UsageError::with_hint(
-                "none of the cluster's node addresses is on this host",
-                "pass --node NAME",
-            )
-            .into()
-        })
-}
-
 fn last_notified(cluster: &Cluster, node: &str) -> Option<String> {
     let text = std::fs::read_to_string(cluster.paths.log_dir.join("failover.log")).ok()?;
     let needle = format!(" node={node} state=");
@@ -81,7 +54,7 @@ fn last_notified(cluster: &Cluster, node: &str) -> Option<String> {
 
 pub fn run(args: StatusArgs) -> anyhow::Result<()> {
     let cluster = config::load(&args.config)?;
-    let node = this_node(&cluster, args.node.as_deref())?;
+    let node = role::this_node(&cluster, args.node.as_deref(), &RealHost)?;
     let base = args.config.parent().unwrap_or(Path::new("."));
     let profile = profile::load(&cluster.profile, base)?;
     let port = cluster.proxy.port.unwrap_or(profile.port);
@@ -90,7 +63,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
         Duration::from_secs(1),
     )
     .is_ok();
-    let master = super::notify::holds_master_address(&cluster).unwrap_or(false);
+    let master = role::holds_master_address(&cluster, &RealHost).unwrap_or(false);
     let address = match &cluster.mode {
         Mode::L2Vip(vip) => AddressStatus {
             address: format!("{}/{}", vip.address, vip.prefix),
@@ -138,7 +111,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
     let status = Status {
         cluster: cluster.name.clone(),
         node: node.clone(),
-        mode: cluster.mode.name(),
+        mode: cluster.mode.kind(),
         vrrp_state: if master { "master" } else { "not-master" },
         last_notified_state: last_notified(&cluster, &node),
         address,

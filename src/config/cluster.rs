@@ -29,11 +29,38 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub fn name(&self) -> &'static str {
+    pub fn kind(&self) -> ModeKind {
         match self {
-            Mode::AwsEip(_) => "aws-eip",
-            Mode::L2Vip(_) => "l2-vip",
+            Mode::AwsEip(_) => ModeKind::AwsEip,
+            Mode::L2Vip(_) => ModeKind::L2Vip,
         }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.kind().as_str()
+    }
+}
+
+/// Which mode, without its settings (plans and status reports name it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModeKind {
+    AwsEip,
+    L2Vip,
+}
+
+impl ModeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModeKind::AwsEip => "aws-eip",
+            ModeKind::L2Vip => "l2-vip",
+        }
+    }
+}
+
+impl std::fmt::Display for ModeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -9,6 +9,12 @@ use std::path::Path;
 
 /// Read and validate the cluster file at `path`.
 pub fn load(path: &Path) -> Result<Cluster, ConfigError> {
+    read(path).map(|(cluster, _)| cluster)
+}
+
+/// Read and validate the cluster file at `path`, keeping the text that was validated (what
+/// setup installs).
+pub fn read(path: &Path) -> Result<(Cluster, String), ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|err| {
         ConfigError::single(
             Some(path.to_path_buf()),
@@ -19,10 +25,11 @@ pub fn load(path: &Path) -> Result<Cluster, ConfigError> {
             ),
         )
     })?;
-    parse(&text).map_err(|issues| ConfigError {
+    let cluster = parse(&text).map_err(|issues| ConfigError {
         file: Some(path.to_path_buf()),
         issues,
-    })
+    })?;
+    Ok((cluster, text))
 }
 
 /// Parse and validate cluster-file text.

@@ -7,8 +7,8 @@ mod load;
 pub mod validate;
 
 pub use cluster::{
-    format_centis, Aws, Backend, Check, Cluster, Mode, Node, Paths, Proxy, Vip, Vrrp,
+    format_centis, Aws, Backend, Check, Cluster, Mode, ModeKind, Node, Paths, Proxy, Vip, Vrrp,
 };
 pub use error::{ConfigError, ConfigIssue};
 pub use file::ClusterFile;
-pub use load::{load, parse, parse_toml};
+pub use load::{load, parse, parse_toml, read};

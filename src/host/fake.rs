@@ -1,10 +1,11 @@
 //! An in-memory host for unit tests: files, directories, users, packages and services in
 //! maps, every call recorded, and failures injectable per operation.
 
-use super::{CommandOutput, Host, Ownership};
+use super::{CommandOutput, Host, Ownership, PackageManager};
 use anyhow::bail;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -17,6 +18,8 @@ pub struct FakeState {
     pub running: BTreeSet<String>,
     /// MAC address -> interface name.
     pub interfaces: BTreeMap<String, String>,
+    /// Interface name -> its IPv4 addresses.
+    pub addresses: BTreeMap<String, Vec<Ipv4Addr>>,
 }
 
 #[derive(Debug, Default)]
@@ -151,11 +154,11 @@ impl Host for FakeHost {
         Ok(())
     }
 
-    fn package_installed(&self, _manager: &str, name: &str) -> anyhow::Result<bool> {
+    fn package_installed(&self, _manager: PackageManager, name: &str) -> anyhow::Result<bool> {
         Ok(self.state.borrow().packages.contains(name))
     }
 
-    fn install_packages(&self, _manager: &str, names: &[String]) -> anyhow::Result<()> {
+    fn install_packages(&self, _manager: PackageManager, names: &[String]) -> anyhow::Result<()> {
         self.op("install", names.join(" "))?;
         self.state
             .borrow_mut()
@@ -164,7 +167,7 @@ impl Host for FakeHost {
         Ok(())
     }
 
-    fn package_available(&self, _manager: &str, name: &str) -> anyhow::Result<bool> {
+    fn package_available(&self, _manager: PackageManager, name: &str) -> anyhow::Result<bool> {
         let files = &self.state.borrow().files;
         Ok(self.distro_offers.borrow().contains(name)
             || self
@@ -174,7 +177,7 @@ impl Host for FakeHost {
                 .any(|(path, names)| files.contains_key(path) && names.iter().any(|n| n == name)))
     }
 
-    fn refresh_packages(&self, manager: &str) -> anyhow::Result<()> {
+    fn refresh_packages(&self, manager: PackageManager) -> anyhow::Result<()> {
         self.op("refresh", manager.to_string())
     }
 
@@ -186,7 +189,7 @@ impl Host for FakeHost {
         }
     }
 
-    fn remove_packages(&self, _manager: &str, names: &[String]) -> anyhow::Result<()> {
+    fn remove_packages(&self, _manager: PackageManager, names: &[String]) -> anyhow::Result<()> {
         self.op("remove", names.join(" "))?;
         let mut state = self.state.borrow_mut();
         for n in names {
@@ -226,6 +229,16 @@ impl Host for FakeHost {
             other => bail!("unknown systemctl verb {other}"),
         }
         Ok(())
+    }
+
+    fn ipv4_addresses(&self, device: Option<&str>) -> anyhow::Result<Vec<Ipv4Addr>> {
+        let state = self.state.borrow();
+        Ok(state
+            .addresses
+            .iter()
+            .filter(|(dev, _)| device.is_none_or(|d| d == dev.as_str()))
+            .flat_map(|(_, addrs)| addrs.iter().copied())
+            .collect())
     }
 
     fn interface_by_mac(&self, mac: &str) -> anyhow::Result<Option<String>> {

@@ -3,12 +3,41 @@
 //! [`FakeHost`] keeps it in memory for unit tests.
 
 mod fake;
+pub mod interface;
 mod real;
 
 pub use fake::FakeHost;
 pub use real::RealHost;
 
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::Ipv4Addr;
 use std::path::Path;
+
+/// The package manager that installs and removes packages on this host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageManager {
+    Apt,
+    Dnf,
+    Yum,
+}
+
+impl PackageManager {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PackageManager::Apt => "apt",
+            PackageManager::Dnf => "dnf",
+            PackageManager::Yum => "yum",
+        }
+    }
+}
+
+impl fmt::Display for PackageManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Owner, group and permission bits of a file or directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +55,19 @@ impl Ownership {
             owner: "root".into(),
             group: "root".into(),
         }
+    }
+
+    /// Owned by the user running hakit (numeric ids, which `write_atomic` accepts).
+    pub fn current_user(mode: u32) -> anyhow::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        // /proc/self belongs to the process's effective user and group.
+        let meta = std::fs::metadata("/proc/self")
+            .map_err(|e| anyhow::anyhow!("finding out who runs hakit (/proc/self): {e}"))?;
+        Ok(Ownership {
+            mode,
+            owner: meta.uid().to_string(),
+            group: meta.gid().to_string(),
+        })
     }
 }
 
@@ -54,13 +96,13 @@ pub trait Host {
     fn user_exists(&self, name: &str) -> anyhow::Result<bool>;
     fn create_system_user(&self, name: &str) -> anyhow::Result<()>;
     fn remove_user(&self, name: &str) -> anyhow::Result<()>;
-    fn package_installed(&self, manager: &str, name: &str) -> anyhow::Result<bool>;
-    fn install_packages(&self, manager: &str, names: &[String]) -> anyhow::Result<()>;
-    fn remove_packages(&self, manager: &str, names: &[String]) -> anyhow::Result<()>;
+    fn package_installed(&self, manager: PackageManager, name: &str) -> anyhow::Result<bool>;
+    fn install_packages(&self, manager: PackageManager, names: &[String]) -> anyhow::Result<()>;
+    fn remove_packages(&self, manager: PackageManager, names: &[String]) -> anyhow::Result<()>;
     /// Whether the configured package sources offer `name` (installed or not).
-    fn package_available(&self, manager: &str, name: &str) -> anyhow::Result<bool>;
+    fn package_available(&self, manager: PackageManager, name: &str) -> anyhow::Result<bool>;
     /// Re-read the package sources (`apt-get update`, `dnf makecache`).
-    fn refresh_packages(&self, manager: &str) -> anyhow::Result<()>;
+    fn refresh_packages(&self, manager: PackageManager) -> anyhow::Result<()>;
     /// Download `url` (HTTPS only): a vendor's signing key.
     fn fetch(&self, url: &str) -> anyhow::Result<Vec<u8>>;
     /// Whether systemd manages services here (it is PID 1).
@@ -71,6 +113,9 @@ pub trait Host {
     fn systemctl(&self, verb: &str, name: &str) -> anyhow::Result<()>;
     /// The network interface with this MAC address, if any.
     fn interface_by_mac(&self, mac: &str) -> anyhow::Result<Option<String>>;
+    /// The IPv4 addresses on `device` (on every interface when `None`); a device that does
+    /// not exist has none.
+    fn ipv4_addresses(&self, device: Option<&str>) -> anyhow::Result<Vec<Ipv4Addr>>;
     /// Run a command (validators, `ip`) and report what it said.
     fn run(&self, argv: &[String]) -> anyhow::Result<CommandOutput>;
 }

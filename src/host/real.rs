@@ -1,9 +1,10 @@
 //! The real host: std::fs for files, useradd/userdel, apt-get or dnf/yum, systemctl.
 
-use super::{CommandOutput, Host, Ownership};
+use super::{CommandOutput, Host, Ownership, PackageManager};
 use anyhow::{bail, Context};
 use std::fs::{self, File};
 use std::io::Write;
+use std::net::Ipv4Addr;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -188,39 +189,43 @@ impl Host for RealHost {
         checked(&["userdel", name])
     }
 
-    fn package_installed(&self, manager: &str, name: &str) -> anyhow::Result<bool> {
-        let out = match manager {
-            "apt" => command(&["dpkg-query", "-W", "-f=${Status}", name])?,
-            _ => command(&["rpm", "-q", name])?,
-        };
-        Ok(out.success && (manager != "apt" || out.output.contains("install ok installed")))
+    fn package_installed(&self, manager: PackageManager, name: &str) -> anyhow::Result<bool> {
+        Ok(match manager {
+            PackageManager::Apt => {
+                let out = command(&["dpkg-query", "-W", "-f=${Status}", name])?;
+                out.success && out.output.contains("install ok installed")
+            }
+            PackageManager::Dnf | PackageManager::Yum => command(&["rpm", "-q", name])?.success,
+        })
     }
 
-    fn install_packages(&self, manager: &str, names: &[String]) -> anyhow::Result<()> {
+    fn install_packages(&self, manager: PackageManager, names: &[String]) -> anyhow::Result<()> {
         let mut argv: Vec<&str> = match manager {
-            "apt" => vec!["apt-get", "install", "-y", "-q", "--no-install-recommends"],
-            "dnf" => vec!["dnf", "install", "-y", "-q"],
-            "yum" => vec!["yum", "install", "-y", "-q"],
-            other => bail!("unknown package manager {other:?}"),
+            PackageManager::Apt => {
+                vec!["apt-get", "install", "-y", "-q", "--no-install-recommends"]
+            }
+            PackageManager::Dnf | PackageManager::Yum => {
+                vec![manager.as_str(), "install", "-y", "-q"]
+            }
         };
         argv.extend(names.iter().map(String::as_str));
         checked(&argv)
     }
 
-    fn remove_packages(&self, manager: &str, names: &[String]) -> anyhow::Result<()> {
+    fn remove_packages(&self, manager: PackageManager, names: &[String]) -> anyhow::Result<()> {
         let mut argv: Vec<&str> = match manager {
-            "apt" => vec!["apt-get", "remove", "-y", "-q"],
-            "dnf" => vec!["dnf", "remove", "-y", "-q"],
-            "yum" => vec!["yum", "remove", "-y", "-q"],
-            other => bail!("unknown package manager {other:?}"),
+            PackageManager::Apt => vec!["apt-get", "remove", "-y", "-q"],
+            PackageManager::Dnf | PackageManager::Yum => {
+                vec![manager.as_str(), "remove", "-y", "-q"]
+            }
         };
         argv.extend(names.iter().map(String::as_str));
         checked(&argv)
     }
 
-    fn package_available(&self, manager: &str, name: &str) -> anyhow::Result<bool> {
+    fn package_available(&self, manager: PackageManager, name: &str) -> anyhow::Result<bool> {
         match manager {
-            "apt" => {
+            PackageManager::Apt => {
                 let out = command(&["apt-cache", "policy", name])?;
                 Ok(out.success
                     && out.output.lines().any(|l| {
@@ -229,16 +234,18 @@ impl Host for RealHost {
                             .is_some_and(|c| c.trim() != "(none)")
                     }))
             }
-            "dnf" | "yum" => Ok(command(&[manager, "-q", "list", name])?.success),
-            other => bail!("unknown package manager {other:?}"),
+            PackageManager::Dnf | PackageManager::Yum => {
+                Ok(command(&[manager.as_str(), "-q", "list", name])?.success)
+            }
         }
     }
 
-    fn refresh_packages(&self, manager: &str) -> anyhow::Result<()> {
+    fn refresh_packages(&self, manager: PackageManager) -> anyhow::Result<()> {
         match manager {
-            "apt" => checked(&["apt-get", "update", "-q"]),
-            "dnf" | "yum" => checked(&[manager, "-q", "makecache"]),
-            other => bail!("unknown package manager {other:?}"),
+            PackageManager::Apt => checked(&["apt-get", "update", "-q"]),
+            PackageManager::Dnf | PackageManager::Yum => {
+                checked(&[manager.as_str(), "-q", "makecache"])
+            }
         }
     }
 
@@ -290,8 +297,46 @@ impl Host for RealHost {
         Ok(None)
     }
 
+    fn ipv4_addresses(&self, device: Option<&str>) -> anyhow::Result<Vec<Ipv4Addr>> {
+        let mut argv = vec!["ip", "-o", "-4", "addr", "show"];
+        if let Some(dev) = device {
+            argv.extend(["dev", dev]);
+        }
+        let out = command(&argv)?;
+        if !out.success {
+            // `ip` says "Device ... does not exist": no addresses there.
+            return Ok(vec![]);
+        }
+        Ok(parse_ip_addr(&out.output))
+    }
+
     fn run(&self, argv: &[String]) -> anyhow::Result<CommandOutput> {
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         command(&argv)
+    }
+}
+
+/// The addresses in `ip -o -4 addr show` output ("2: eth0    inet 192.0.2.1/24 brd ...").
+fn parse_ip_addr(text: &str) -> Vec<Ipv4Addr> {
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            words.find(|w| *w == "inet")?;
+            words.next()?.split('/').next()?.parse().ok()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_read_from_ip_one_line_output() {
+        let text = "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever\n2: eth0    inet 192.0.2.11/24 brd 192.0.2.255 scope global eth0\n";
+        assert_eq!(
+            parse_ip_addr(text),
+            vec![Ipv4Addr::new(127, 0, 0, 1), Ipv4Addr::new(192, 0, 2, 11)]
+        );
     }
 }

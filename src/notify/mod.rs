@@ -10,8 +10,8 @@ pub use serial::{Serializer, Ticket};
 
 use crate::clock::utc_now;
 use crate::config::{Cluster, Mode};
-use anyhow::{bail, Context};
-use hakit_cloud::{Cloud, Eni, TAG_STATE};
+use anyhow::Context;
+use hakit_cloud::{pick_own_eni, Cloud, Eni, TAG_STATE};
 use serde::Serialize;
 use std::io::Write;
 use std::time::Instant;
@@ -36,41 +36,44 @@ impl State {
     }
 }
 
+/// What a transition did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// The Elastic IP moved to this node's ENI.
+    Associated,
+    /// It was on this node's ENI already.
+    AlreadyOurs,
+    /// Not master: nothing in EC2 touched but this node's state tag.
+    LeftAlone,
+    /// A later transition came first.
+    Superseded,
+    /// l2-vip: keepalived moves the VIP itself; the transition is only logged.
+    Logged,
+    /// Reconcile left the address with another node that also reports master.
+    HeldByAnotherMaster,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Associated => "associated",
+            Action::AlreadyOurs => "already-ours",
+            Action::LeftAlone => "left-alone",
+            Action::Superseded => "superseded",
+            Action::Logged => "logged",
+            Action::HeldByAnotherMaster => "held-by-another-master",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     pub state: &'static str,
-    /// associated | already-ours | left-alone | superseded | logged
-    pub action: &'static str,
+    pub action: Action,
     pub eni: Option<String>,
     pub holder: Option<String>,
     pub took_ms: u128,
-}
-
-/// This node's dedicated ENI, found by its tags.
-pub fn own_eni(cloud: &dyn Cloud, cluster: &str, node: &str) -> anyhow::Result<Eni> {
-    pick_own(&cloud.find_enis(cluster, Some(node))?, cluster, node)
-}
-
-/// The one ENI of `node` among `enis` (the attached one if a half-done setup left several).
-fn pick_own(enis: &[Eni], cluster: &str, node: &str) -> anyhow::Result<Eni> {
-    let mine: Vec<&Eni> = enis
-        .iter()
-        .filter(|e| e.node.as_deref() == Some(node))
-        .collect();
-    let attached: Vec<&Eni> = mine
-        .iter()
-        .copied()
-        .filter(|e| e.attachment.is_some())
-        .collect();
-    match (mine.as_slice(), attached.as_slice()) {
-        ([], _) => bail!("no hakit ENI tagged hakit:cluster={cluster}, hakit:node={node}: run `hakit setup` on this node first"),
-        ([one], _) | (_, [one]) => Ok((*one).clone()),
-        _ => bail!(
-            "{} ENIs are tagged for node {node} ({}): run `hakit rollback` and `hakit setup` on this node",
-            mine.len(),
-            mine.iter().map(|e| e.id.as_str()).collect::<Vec<_>>().join(", ")
-        ),
-    }
 }
 
 /// Handle one transition. `ticket` says whether a later transition has superseded this
@@ -95,19 +98,19 @@ pub fn transition(
     };
     let Mode::AwsEip(aws) = &cluster.mode else {
         // keepalived itself moves the VIP in l2-vip mode.
-        return Ok(outcome("logged", None, None));
+        return Ok(outcome(Action::Logged, None, None));
     };
     if ticket.superseded()? {
-        return Ok(outcome("superseded", None, None));
+        return Ok(outcome(Action::Superseded, None, None));
     }
     let cloud = cloud.context("aws-eip mode needs EC2 access")?;
     let enis = cloud.find_enis(&cluster.name, None)?;
-    let eni = pick_own(&enis, &cluster.name, node)?;
+    let eni = pick_own_eni(&enis, &cluster.name, node)?;
     // Every node reports its VRRP state on its own ENI; reconcile on the master reads it.
     let report = |eni: &Eni| cloud.tag_eni(&eni.id, TAG_STATE, state.as_str());
     if state != State::Master {
         report(&eni)?;
-        return Ok(outcome("left-alone", Some(eni.id), None));
+        return Ok(outcome(Action::LeftAlone, Some(eni.id), None));
     }
     let before = cloud.address(&aws.eip_allocation_id)?;
     let holder = before.network_interface_id.clone();
@@ -115,7 +118,7 @@ pub fn transition(
         if eni.state.as_deref() != Some("master") {
             report(&eni)?;
         }
-        return Ok(outcome("already-ours", Some(eni.id), holder));
+        return Ok(outcome(Action::AlreadyOurs, Some(eni.id), holder));
     }
     if reconcile {
         let other_master = enis.iter().find(|e| {
@@ -123,16 +126,20 @@ pub fn transition(
         });
         if let Some(other) = other_master {
             let who = other.node.clone().unwrap_or_else(|| other.id.clone());
-            return Ok(outcome("held-by-another-master", Some(eni.id), Some(who)));
+            return Ok(outcome(
+                Action::HeldByAnotherMaster,
+                Some(eni.id),
+                Some(who),
+            ));
         }
     }
     if ticket.superseded()? {
-        return Ok(outcome("superseded", Some(eni.id), holder));
+        return Ok(outcome(Action::Superseded, Some(eni.id), holder));
     }
     let after = cloud.associate_eip(&aws.eip_allocation_id, &eni.id)?;
     report(&eni)?;
     Ok(outcome(
-        "associated",
+        Action::Associated,
         Some(eni.id),
         after.network_interface_id,
     ))
@@ -150,7 +157,7 @@ pub fn log_line(cluster: &Cluster, node: &str, result: &anyhow::Result<Outcome>)
             utc_now(),
             cluster.name,
             o.state,
-            o.action,
+            o.action.as_str(),
             o.eni.as_deref().unwrap_or("-"),
             o.holder.as_deref().unwrap_or("-"),
             o.took_ms

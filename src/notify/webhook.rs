@@ -25,7 +25,7 @@ pub fn send(
         "eni": outcome.eni,
         "holder": outcome.holder,
         "took_ms": outcome.took_ms,
-        "text": format!("hakit: {node} of {cluster} is now {} ({})", outcome.state, outcome.action),
+        "text": format!("hakit: {node} of {cluster} is now {} ({})", outcome.state, outcome.action.as_str()),
     });
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(3))

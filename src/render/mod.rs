@@ -3,6 +3,7 @@
 //! here; `write_tree` puts a rendering under a directory for review.
 
 mod context;
+pub mod eni_unit;
 mod templates;
 
 pub use context::{Context, MARKER};
@@ -26,6 +27,8 @@ pub enum FileKind {
     ReconcileScript,
     CheckScript,
     ProxyConfig,
+    /// The systemd-networkd unit of the dedicated ENI (aws-eip).
+    NetworkUnit,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -31,6 +31,10 @@ const EMBEDDED: &[(&str, &str)] = &[
         "proxysql.cnf.j2",
         include_str!("../../templates/proxysql.cnf.j2"),
     ),
+    (
+        "networkd-eni.network.j2",
+        include_str!("../../templates/networkd-eni.network.j2"),
+    ),
 ];
 
 /// Names of the embedded templates.

@@ -8,7 +8,7 @@ use crate::emulator::{eip_state, prepare, Moto, World, REGION};
 use hakit::apply::{apply, ApplyInput, Status};
 use hakit::config::Cluster;
 use hakit::host::{FakeHost, Host};
-use hakit::journal::{Journal, Undo};
+use hakit::journal::{NodeJournal, Undo};
 use hakit::plan::{Plan, Step};
 use hakit::role::Role;
 use hakit::rollback::rollback;
@@ -82,9 +82,9 @@ fn plan(steps: Vec<Step>) -> Plan {
         cluster: "x".into(),
         node: "n1".into(),
         role: Role::Master,
-        mode: "aws-eip",
+        mode: hakit::config::ModeKind::AwsEip,
         profile: "haproxy".into(),
-        package_manager: "apt".into(),
+        package_manager: Some(hakit::host::PackageManager::Apt),
         steps,
         warnings: vec![],
         preflight: vec![],
@@ -115,13 +115,12 @@ fn run(lab: &Lab, host: &FakeHost, steps: Vec<Step>) -> Vec<Status> {
         cluster: &lab.cluster,
         cloud: Some(&lab.cloud),
         facts: Some(&facts),
-        files: &[],
-        cluster_bytes: b"",
-        secrets_bytes: b"",
         state_dir: Path::new(STATE),
         no_start: true,
         skip_cloud: false,
         crash_after: None,
+        crash_at: None,
+        templates: None,
     };
     apply(host, &input, &mut |_: &_| {})
         .expect("apply")
@@ -284,7 +283,7 @@ fn a_crash_between_create_and_journal_is_undone_by_tag_lookup() {
     let Some(lab) = lab("crash") else { return };
     let h = host();
     // What a crash leaves: the intent (no id yet) in the journal, and the ENI in EC2.
-    let mut journal = Journal::open(&h, Path::new(STATE), "crash", "n1").expect("journal");
+    let mut journal = NodeJournal::open(&h, Path::new(STATE), "crash", "n1").expect("journal");
     h.create_dir(Path::new(STATE), 0o700).expect("state dir");
     journal
         .intend(
@@ -301,7 +300,7 @@ fn a_crash_between_create_and_journal_is_undone_by_tag_lookup() {
         .create_eni(&NewEni {
             cluster: "crash".into(),
             node: "n1".into(),
-            run: journal.run.clone(),
+            run: journal.meta.run.clone(),
             subnet_id: lab.world.subnets[0].0.clone(),
             security_group_ids: vec![],
             client_token: "crash-n1".into(),
@@ -335,8 +334,9 @@ fn a_crash_after_or_inside_every_aws_step_is_rolled_back_and_setup_then_succeeds
             run(&lab, &h, steps(&lab, k));
             if inside {
                 // SIGKILL between the side effect and its "done": the last entry is an intent.
-                let path = Journal::path_in(Path::new(STATE));
-                let mut journal = Journal::load(&h, &path).expect("load").expect("journal");
+                let mut journal = NodeJournal::load_in(&h, Path::new(STATE))
+                    .expect("load")
+                    .expect("journal");
                 if let Some(last) = journal.entries.last_mut() {
                     last.state = hakit::journal::EntryState::Intent;
                 }
@@ -390,16 +390,17 @@ fn with_the_journal_lost_discover_finds_the_eni_and_its_interface_by_their_marks
             client_token: "discover-n2".into(),
         })
         .expect("n2's ENI");
-    h.remove_file(&Journal::path_in(Path::new(STATE)))
+    h.remove_file(&hakit::journal::layout::journal(Path::new(STATE)))
         .expect("lose the journal");
-    let scope = hakit::discover::Scope {
+    let scope = hakit::rollback::discover::Scope {
         cluster: &lab.cluster,
         node: "n1",
         proxy_config_dir: Path::new("/etc/haproxy"),
         proxy_service: "haproxy",
         package_source_dirs: &[],
     };
-    let found = hakit::discover::discover(&h, Some(&lab.cloud), &scope).expect("discover");
+    let found =
+        hakit::rollback::discover::discover(&h, Some(&lab.cloud), &scope).expect("discover");
     assert!(
         found
             .entries

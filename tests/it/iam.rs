@@ -5,6 +5,7 @@
 
 use crate::common::{hakit, run, stderr};
 use crate::emulator::{runtime, Fault, FaultProxy, Moto, REGION};
+use hakit::host::RealHost;
 use hakit_cloud::iam_sdk;
 use hakit_cloud::{CloudError, Iam, IamCloud, IamRole, InstanceProfile, Limits};
 use std::path::{Path, PathBuf};
@@ -344,7 +345,7 @@ fn a_change_made_before_its_journal_entry_was_marked_done_is_undone_from_the_int
     let name = lab.name();
     let cluster = lab.cluster();
     let dying = DiesAfterAddRole(client(&lab.endpoint));
-    let err = hakit::iam_role::apply(&dying, &cluster, &lab.state_dir(), &mut |_| {})
+    let err = hakit::iam::apply(&RealHost, &dying, &cluster, &lab.state_dir(), &mut |_| {})
         .expect_err("the simulated crash");
     assert!(format!("{err:#}").contains("step 4"), "{err:#}");
     let entries = journal_entries(&lab.journal());
@@ -361,8 +362,8 @@ fn a_change_made_before_its_journal_entry_was_marked_done_is_undone_from_the_int
 
     // The next apply finds the change made and just completes the journal.
     let iam = client(&lab.endpoint);
-    let reports =
-        hakit::iam_role::apply(&iam, &cluster, &lab.state_dir(), &mut |_| {}).expect("apply again");
+    let reports = hakit::iam::apply(&RealHost, &iam, &cluster, &lab.state_dir(), &mut |_| {})
+        .expect("apply again");
     assert!(reports
         .iter()
         .all(|r| r.status == hakit::apply::Status::AlreadyDone));
@@ -371,8 +372,8 @@ fn a_change_made_before_its_journal_entry_was_marked_done_is_undone_from_the_int
         .all(|e| e["state"] == "done"));
 
     // An interrupted apply that nobody re-ran: rollback alone undoes it from the intent.
-    hakit::iam_role::rollback(Some(&iam), &lab.state_dir()).expect("rollback");
-    let _ = hakit::iam_role::apply(&dying, &cluster, &lab.state_dir(), &mut |_| {});
+    hakit::iam::rollback(&RealHost, Some(&iam), &lab.state_dir()).expect("rollback");
+    let _ = hakit::iam::apply(&RealHost, &dying, &cluster, &lab.state_dir(), &mut |_| {});
     let out = lab.hakit(&["rollback"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(seen(&lab.endpoint, &name), nothing());

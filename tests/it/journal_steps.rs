@@ -2,7 +2,7 @@
 //! already done. Runs against the in-memory host.
 
 use hakit::apply::{apply, ApplyInput, Status};
-use hakit::host::{FakeHost, Host, Ownership};
+use hakit::host::{FakeHost, Host, Ownership, PackageManager};
 use hakit::plan::{Plan, Step};
 use hakit::render::{FileKind, RenderedFile};
 use hakit::role::Role;
@@ -16,9 +16,9 @@ fn plan(steps: Vec<Step>) -> Plan {
         cluster: "demo".into(),
         node: "n1".into(),
         role: Role::Master,
-        mode: "l2-vip",
+        mode: hakit::config::ModeKind::L2Vip,
         profile: "haproxy".into(),
-        package_manager: "apt".into(),
+        package_manager: Some(hakit::host::PackageManager::Apt),
         steps,
         warnings: vec![],
         preflight: vec![],
@@ -46,22 +46,13 @@ fn conf_file(contents: &str) -> RenderedFile {
     }
 }
 
-fn write_step() -> Step {
+fn write_step(contents: &str) -> Step {
     Step::WriteFile {
-        path: PathBuf::from("/etc/keepalived/keepalived.conf"),
-        kind: FileKind::KeepalivedConf,
-        mode: "0600".into(),
-        owner: "root".into(),
-        group: "root".into(),
+        file: conf_file(contents),
     }
 }
 
-fn run(
-    host: &FakeHost,
-    steps: Vec<Step>,
-    files: &[RenderedFile],
-    no_start: bool,
-) -> anyhow::Result<Vec<Status>> {
+fn run(host: &FakeHost, steps: Vec<Step>, no_start: bool) -> anyhow::Result<Vec<Status>> {
     let plan = plan(steps);
     let cluster = crate::common::parse(&crate::common::cluster_toml("haproxy", "l2-vip", ""));
     let input = ApplyInput {
@@ -69,13 +60,12 @@ fn run(
         cluster: &cluster,
         cloud: None,
         facts: None,
-        files,
-        cluster_bytes: b"cluster",
-        secrets_bytes: b"secrets",
         state_dir: Path::new(STATE),
         no_start,
         skip_cloud: true,
         crash_after: None,
+        crash_at: None,
+        templates: None,
     };
     Ok(apply(host, &input, &mut |_: &_| {})?
         .into_iter()
@@ -88,7 +78,6 @@ fn three_cases(
     name: &str,
     setup: impl Fn(&FakeHost),
     steps: impl Fn() -> Vec<Step>,
-    files: &[RenderedFile],
     changed: impl Fn(&FakeHost) -> bool,
 ) {
     // x
@@ -96,7 +85,7 @@ fn three_cases(
     setup(&h);
     let before = h.snapshot();
     assert_eq!(
-        run(&h, steps(), files, false).expect(name),
+        run(&h, steps(), false).expect(name),
         vec![Status::Applied],
         "{name}: apply"
     );
@@ -116,10 +105,10 @@ fn three_cases(
     // x_that_exists: apply twice, the second run changes nothing.
     let h = host();
     setup(&h);
-    run(&h, steps(), files, false).expect(name);
+    run(&h, steps(), false).expect(name);
     let after_first = h.snapshot();
     assert_eq!(
-        run(&h, steps(), files, false).expect(name),
+        run(&h, steps(), false).expect(name),
         vec![Status::AlreadyDone],
         "{name}: second apply"
     );
@@ -141,7 +130,6 @@ fn create_directory() {
                 mode: "0755".into(),
             }]
         },
-        &[],
         |h| h.is_dir(Path::new("/etc/hakit")),
     );
 }
@@ -156,7 +144,6 @@ fn create_user() {
                 name: "keepalived_script".into(),
             }]
         },
-        &[],
         |h| h.user_exists("keepalived_script").unwrap_or(false),
     );
 }
@@ -165,7 +152,7 @@ fn create_user() {
 fn install_packages_removes_only_what_it_installed() {
     let steps = || {
         vec![Step::InstallPackages {
-            manager: "apt".into(),
+            manager: Some(PackageManager::Apt),
             packages: vec!["keepalived".into(), "haproxy".into()],
         }]
     };
@@ -175,28 +162,31 @@ fn install_packages_removes_only_what_it_installed() {
             h.state.borrow_mut().packages.insert("haproxy".into());
         },
         steps,
-        &[],
-        |h| h.package_installed("apt", "keepalived").unwrap_or(false),
+        |h| {
+            h.package_installed(PackageManager::Apt, "keepalived")
+                .unwrap_or(false)
+        },
     );
     let h = host();
     h.state.borrow_mut().packages.insert("haproxy".into());
-    run(&h, steps(), &[], false).expect("apply");
+    run(&h, steps(), false).expect("apply");
     rollback(&h, None, Path::new(STATE), false).expect("rollback");
     assert!(
-        h.package_installed("apt", "haproxy").expect("query"),
+        h.package_installed(PackageManager::Apt, "haproxy")
+            .expect("query"),
         "a package that was there before stays"
     );
-    assert!(!h.package_installed("apt", "keepalived").expect("query"));
+    assert!(!h
+        .package_installed(PackageManager::Apt, "keepalived")
+        .expect("query"));
 }
 
 #[test]
 fn write_new_file() {
-    let files = [conf_file("new\n")];
     three_cases(
         "write",
         |_| {},
-        || vec![write_step()],
-        &files,
+        || vec![write_step("new\n")],
         |h| {
             h.read(Path::new("/etc/keepalived/keepalived.conf"))
                 .ok()
@@ -208,7 +198,6 @@ fn write_new_file() {
 
 #[test]
 fn replace_existing_file_restores_it_byte_for_byte() {
-    let files = [conf_file("hakit's\n")];
     let original = Ownership {
         mode: 0o644,
         owner: "root".into(),
@@ -224,8 +213,7 @@ fn replace_existing_file_restores_it_byte_for_byte() {
             )
             .expect("seed")
         },
-        || vec![write_step()],
-        &files,
+        || vec![write_step("hakit's\n")],
         |h| {
             h.read(Path::new("/etc/keepalived/keepalived.conf"))
                 .ok()
@@ -246,7 +234,7 @@ fn a_file_changed_after_setup_is_kept_without_force() {
         group: "root".into(),
     };
     h.write_atomic(path, b"hand-made\n", &owner).expect("seed");
-    run(&h, vec![write_step()], &[conf_file("hakit's\n")], false).expect("apply");
+    run(&h, vec![write_step("hakit's\n")], false).expect("apply");
     h.write_atomic(path, b"edited at 3am\n", &owner)
         .expect("edit");
     let report = rollback(&h, None, Path::new(STATE), false).expect("rollback runs");
@@ -279,7 +267,6 @@ fn enable_service() {
                 service: "keepalived".into(),
             }]
         },
-        &[],
         |h| h.service_enabled("keepalived").unwrap_or(false),
     );
 }
@@ -296,12 +283,12 @@ fn services_are_not_touched_with_no_start_and_need_systemd_otherwise() {
         },
     ];
     assert_eq!(
-        run(&h, steps.clone(), &[], true).expect("no-start"),
+        run(&h, steps.clone(), true).expect("no-start"),
         vec![Status::Skipped, Status::Skipped]
     );
     let mut h = host();
     h.systemd = false;
-    let err = run(&h, steps, &[], false).unwrap_err();
+    let err = run(&h, steps, false).unwrap_err();
     assert!(format!("{err:#}").contains("--no-start"), "{err:#}");
 }
 
@@ -313,7 +300,6 @@ fn restart_is_undone_by_stopping_a_service_that_was_not_running() {
         vec![Step::RestartService {
             service: "haproxy".into(),
         }],
-        &[],
         false,
     )
     .expect("apply");
@@ -336,11 +322,11 @@ fn a_failed_step_keeps_the_journal_for_rollback_and_undo_goes_past_failures() {
             name: "keepalived_script".into(),
         },
         Step::InstallPackages {
-            manager: "apt".into(),
+            manager: Some(PackageManager::Apt),
             packages: vec!["keepalived".into()],
         },
     ];
-    assert!(run(&h, steps, &[], false).is_err());
+    assert!(run(&h, steps, false).is_err());
     h.fail.borrow_mut().clear();
     h.fail.borrow_mut().insert("userdel".into());
     let report = rollback(&h, None, Path::new(STATE), false).expect("rollback");
@@ -371,13 +357,13 @@ fn a_config_that_fails_validation_is_replaced_by_the_previous_one_at_once() {
         .expect("seed");
     h.fail.borrow_mut().insert("validate".into());
     let steps = vec![
-        write_step(),
+        write_step("broken\n"),
         Step::ValidateFile {
             path: path.to_path_buf(),
             command: vec!["keepalived".into(), "-t".into()],
         },
     ];
-    let err = run(&h, steps, &[conf_file("broken\n")], true).unwrap_err();
+    let err = run(&h, steps, true).unwrap_err();
     assert!(
         format!("{err:#}").contains("previous version was put back"),
         "{err:#}"
@@ -391,7 +377,7 @@ fn a_config_that_fails_validation_is_replaced_by_the_previous_one_at_once() {
 mod vendor_repository {
     use super::{host, run, STATE};
     use hakit::apply::Status;
-    use hakit::host::{FakeHost, Host};
+    use hakit::host::{FakeHost, Host, PackageManager};
     use hakit::plan::Step;
     use hakit::rollback::rollback;
     use hakit::vendor_repo::{self, RepoFile, RepoSource, MARKER};
@@ -403,7 +389,7 @@ mod vendor_repository {
     fn files() -> Vec<RepoFile> {
         let profile = crate::common::shipped_profile("proxysql");
         let repo = profile.vendor_repo.expect("proxysql ships a vendor_repo");
-        vendor_repo::files(&repo, "apt", Some("bookworm")).expect("apt files")
+        vendor_repo::files(&repo, Some(PackageManager::Apt), Some("bookworm")).expect("apt files")
     }
 
     fn key_url() -> String {
@@ -416,17 +402,22 @@ mod vendor_repository {
             .expect("the key is downloaded")
     }
 
+    fn packages() -> Vec<String> {
+        vec!["keepalived".into(), "proxysql".into()]
+    }
+
     fn steps(problem: Option<&str>) -> Vec<Step> {
         vec![
             Step::AddVendorRepository {
                 name: "proxysql".into(),
-                manager: "apt".into(),
+                manager: Some(PackageManager::Apt),
                 files: if problem.is_some() { vec![] } else { files() },
                 problem: problem.map(String::from),
+                packages: packages(),
             },
             Step::InstallPackages {
-                manager: "apt".into(),
-                packages: vec!["keepalived".into(), "proxysql".into()],
+                manager: Some(PackageManager::Apt),
+                packages: packages(),
             },
         ]
     }
@@ -454,7 +445,7 @@ mod vendor_repository {
     fn added_when_no_source_offers_the_package_and_removed_by_rollback() {
         let h = debian();
         let before = h.snapshot();
-        let statuses = run(&h, steps(None), &[], false).expect("apply");
+        let statuses = run(&h, steps(None), false).expect("apply");
         assert_eq!(statuses, vec![Status::Applied, Status::Applied]);
         let key = h.read(Path::new(KEY)).expect("read").expect("key written");
         assert!(key.starts_with(b"-----BEGIN PGP"));
@@ -478,7 +469,7 @@ mod vendor_repository {
         // Again: nothing to do, nothing fetched.
         let after = h.snapshot();
         h.calls.borrow_mut().clear();
-        let statuses = run(&h, steps(None), &[], false).expect("apply again");
+        let statuses = run(&h, steps(None), false).expect("apply again");
         assert_eq!(statuses, vec![Status::AlreadyDone, Status::AlreadyDone]);
         assert_eq!(h.snapshot(), after);
         assert!(!h.calls.borrow().iter().any(|c| c.starts_with("fetch")));
@@ -497,7 +488,7 @@ mod vendor_repository {
     fn not_added_when_the_distro_offers_the_package() {
         let h = debian();
         h.distro_offers.borrow_mut().insert("proxysql".into());
-        let statuses = run(&h, steps(None), &[], false).expect("apply");
+        let statuses = run(&h, steps(None), false).expect("apply");
         assert_eq!(statuses, vec![Status::AlreadyDone, Status::Applied]);
         assert!(h.read(Path::new(LIST)).expect("read").is_none());
         assert!(!h.calls.borrow().iter().any(|c| c.starts_with("fetch")));
@@ -508,7 +499,7 @@ mod vendor_repository {
         let h = debian();
         h.downloads.borrow_mut().clear();
         let before = h.snapshot();
-        let err = run(&h, steps(None), &[], false).expect_err("no key");
+        let err = run(&h, steps(None), false).expect_err("no key");
         let text = format!("{err:#}");
         assert!(text.contains(&key_url()), "{text}");
         assert!(text.contains("step 1"), "{text}");
@@ -521,11 +512,11 @@ mod vendor_repository {
     #[test]
     fn a_repository_that_cannot_be_described_here_is_an_error_only_when_needed() {
         let h = debian();
-        let err = run(&h, steps(Some("no VERSION_CODENAME")), &[], false).expect_err("needed");
+        let err = run(&h, steps(Some("no VERSION_CODENAME")), false).expect_err("needed");
         assert!(format!("{err:#}").contains("VERSION_CODENAME"), "{err:#}");
         let h = debian();
         h.state.borrow_mut().packages.insert("proxysql".into());
-        let statuses = run(&h, steps(Some("no VERSION_CODENAME")), &[], false).expect("not needed");
+        let statuses = run(&h, steps(Some("no VERSION_CODENAME")), false).expect("not needed");
         assert_eq!(statuses, vec![Status::AlreadyDone, Status::AlreadyDone]);
     }
 }
@@ -539,7 +530,7 @@ fn a_directory_someone_else_filled_stays_and_the_report_names_what_is_in_it() {
             mode: "0755".into(),
         }]
     };
-    run(&h, steps(), &[], false).expect("apply");
+    run(&h, steps(), false).expect("apply");
     h.write_atomic(
         Path::new("/etc/hakit/notes.txt"),
         b"mine",

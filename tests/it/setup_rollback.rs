@@ -377,12 +377,14 @@ fn the_real_package_sources_say_what_they_offer() {
     // What decides whether setup adds a vendor repository: Debian offers hello (installed or
     // not) and keepalived, and nothing offers a package that does not exist.
     let host = RealHost;
-    assert!(host.package_available("apt", "hello").expect("apt-cache"));
     assert!(host
-        .package_available("apt", "keepalived")
+        .package_available(hakit::host::PackageManager::Apt, "hello")
+        .expect("apt-cache"));
+    assert!(host
+        .package_available(hakit::host::PackageManager::Apt, "keepalived")
         .expect("apt-cache"));
     assert!(!host
-        .package_available("apt", "hakit-no-such-package")
+        .package_available(hakit::host::PackageManager::Apt, "hakit-no-such-package")
         .expect("apt-cache"));
     assert!(host
         .fetch("http://repo.example.invalid/key")

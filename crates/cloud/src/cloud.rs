@@ -76,6 +76,40 @@ pub trait Cloud {
     /// `probe`: `Ok(true)` when EC2 answers `DryRunOperation` (allowed), `Ok(false)` on
     /// `UnauthorizedOperation` (denied), and any other answer as an error (unknown).
     fn may(&self, action: Action, probe: &Probe) -> Result<bool, CloudError>;
+
+    /// This node's dedicated ENI, found by its tags (see [`pick_own_eni`]).
+    fn own_eni(&self, cluster: &str, node: &str) -> Result<Eni, CloudError> {
+        pick_own_eni(&self.find_enis(cluster, Some(node))?, cluster, node)
+    }
+}
+
+/// The one ENI of `node` among `enis` (the attached one if a half-done setup left several).
+pub fn pick_own_eni(enis: &[Eni], cluster: &str, node: &str) -> Result<Eni, CloudError> {
+    let mine: Vec<&Eni> = enis
+        .iter()
+        .filter(|e| e.node.as_deref() == Some(node))
+        .collect();
+    let attached: Vec<&Eni> = mine
+        .iter()
+        .copied()
+        .filter(|e| e.attachment.is_some())
+        .collect();
+    let problem = |message: String| {
+        Err(CloudError::new(
+            format!("finding {node}'s ENI"),
+            None,
+            message,
+        ))
+    };
+    match (mine.as_slice(), attached.as_slice()) {
+        ([], _) => problem(format!("no hakit ENI tagged {TAG_CLUSTER}={cluster}, {TAG_NODE}={node}: run `hakit setup` on this node first")),
+        ([one], _) | (_, [one]) => Ok((*one).clone()),
+        _ => problem(format!(
+            "{} ENIs are tagged for node {node} ({}): run `hakit rollback` and `hakit setup` on this node",
+            mine.len(),
+            mine.iter().map(|e| e.id.as_str()).collect::<Vec<_>>().join(", ")
+        )),
+    }
 }
 
 /// The resources a DryRun check names, as setup and notify would: this node's own where

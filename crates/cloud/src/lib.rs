@@ -10,8 +10,8 @@ mod iam;
 mod imds;
 
 pub use cloud::{
-    Action, Address, Attachment, Cloud, Eni, NewEni, Probe, TAG_CLUSTER, TAG_NODE, TAG_RUN,
-    TAG_STATE,
+    pick_own_eni, Action, Address, Attachment, Cloud, Eni, NewEni, Probe, TAG_CLUSTER, TAG_NODE,
+    TAG_RUN, TAG_STATE,
 };
 pub use ec2::{Ec2Cloud, Limits};
 pub use error::CloudError;

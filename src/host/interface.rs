@@ -1,7 +1,7 @@
 //! Giving a dedicated ENI's interface its address, with policy routing so that replies to
 //! traffic that arrived on it leave through it (without this a secondary ENI looks dead:
-//! replies leave by the primary interface and the VPC drops them). Pure: builds `ip`
-//! commands and the systemd-networkd drop-in that persists the same configuration.
+//! replies leave by the primary interface and the VPC drops them). Pure: builds the `ip`
+//! commands; `render::eni_unit` persists the same configuration for systemd-networkd.
 
 use std::net::Ipv4Addr;
 
@@ -137,25 +137,6 @@ impl InterfaceConfig {
             ]),
         ]
     }
-
-    /// Who a networkd unit belongs to, in its header: how `rollback --discover` tells this
-    /// node's unit from another cluster's or node's.
-    pub fn unit_owner(cluster: &str, node: &str) -> String {
-        format!("(cluster {cluster}, node {node})")
-    }
-
-    /// A systemd-networkd unit applying the same configuration at boot.
-    pub fn networkd_unit(&self, header: &str) -> String {
-        format!(
-            "# {header}\n# The dedicated ENI's interface: its address, and policy routing so replies leave through it.\n[Match]\nMACAddress={mac}\n\n[Network]\nDHCP=no\nAddress={addr}/{prefix}\n\n[Route]\nDestination={subnet}/{prefix}\nTable={table}\n\n[Route]\nGateway={gw}\nTable={table}\n\n[RoutingPolicyRule]\nFrom={addr}\nTable={table}\nPriority={table}\n",
-            mac = self.mac,
-            addr = self.address,
-            prefix = self.prefix,
-            subnet = self.subnet,
-            gw = self.gateway,
-            table = self.table,
-        )
-    }
 }
 
 #[cfg(test)]
@@ -188,12 +169,6 @@ mod tests {
                 &"ip route replace default via 192.0.2.129 dev ens6 table 10001".to_string()
             ),
             "{up:?}"
-        );
-        let unit = c.networkd_unit("Managed by hakit");
-        assert!(
-            unit.contains("MACAddress=0e:11:22:33:44:55")
-                && unit.contains("From=192.0.2.140")
-                && unit.contains("Gateway=192.0.2.129")
         );
     }
 }

@@ -5,11 +5,10 @@
 //! installed cluster and secrets files) is reported and left alone. The Elastic IP is only
 //! ever disassociated from this node's ENI, never released.
 
-use crate::apply::interface::InterfaceConfig;
 use crate::config::{Cluster, Mode};
 use crate::host::Host;
-use crate::journal::{sha256_hex, Journal, OwnershipRecord, Undo};
-use crate::render::MARKER;
+use crate::journal::{layout, sha256_hex, OwnershipRecord, Undo};
+use crate::render::{eni_unit, MARKER};
 use hakit_cloud::Cloud;
 use std::path::{Path, PathBuf};
 
@@ -70,7 +69,7 @@ fn restore_or_remove(
     path: &Path,
     bytes: &[u8],
 ) -> anyhow::Result<Undo> {
-    let backup = Journal::backup_of(backups, path);
+    let backup = layout::backup_of(backups, path);
     let found = host.read(&backup)?.is_some();
     Ok(Undo::RestoreFile {
         path: path.to_path_buf(),
@@ -78,34 +77,22 @@ fn restore_or_remove(
         // The original owner and mode were in the lost journal: keep the current ones.
         original: host.ownership(path)?.as_ref().map(OwnershipRecord::from),
         written_sha256: sha256_hex(bytes),
+        previous_sha256: None,
     })
 }
 
-/// `Address=`, `Table=` of the networkd unit hakit wrote for the ENI's interface.
+/// The undo of the interface configuration a networkd unit hakit wrote describes.
 fn interface_undo(host: &dyn Host, unit: &str) -> anyhow::Result<Option<Undo>> {
-    let value = |key: &str| {
-        unit.lines()
-            .find_map(|l| l.trim().strip_prefix(key).map(str::trim))
-            .map(String::from)
-    };
-    let (Some(address), Some(table), Some(mac)) =
-        (value("Address="), value("Table="), value("MACAddress="))
-    else {
-        return Ok(None);
-    };
-    let Some((address, prefix)) = address.split_once('/') else {
-        return Ok(None);
-    };
-    let (Ok(prefix), Ok(table)) = (prefix.parse::<u8>(), table.parse::<u32>()) else {
+    let Some(facts) = eni_unit::parse(unit) else {
         return Ok(None);
     };
     // The interface may be gone with its ENI; the rule and table are removed regardless.
-    let interface = host.interface_by_mac(&mac)?.unwrap_or(mac);
+    let interface = host.interface_by_mac(&facts.mac)?.unwrap_or(facts.mac);
     Ok(Some(Undo::UnconfigureInterface {
         interface,
-        address: address.to_string(),
-        prefix,
-        table,
+        address: facts.address,
+        prefix: facts.prefix,
+        table: facts.table,
     }))
 }
 
@@ -123,7 +110,7 @@ pub fn discover(
 ) -> anyhow::Result<Discovery> {
     let cluster = scope.cluster;
     let paths = &cluster.paths;
-    let backups = Journal::backups_in(&paths.state_dir);
+    let backups = layout::backups(&paths.state_dir);
     let mut d = Discovery::default();
 
     // Newest first, as setup did them: the rendered files...
@@ -144,7 +131,7 @@ pub fn discover(
     // ...the ENI's interface and its networkd unit...
     for (path, bytes) in marked_files(host, &paths.network_dir)? {
         let unit = String::from_utf8_lossy(&bytes).into_owned();
-        if !unit.contains(&InterfaceConfig::unit_owner(&cluster.name, scope.node)) {
+        if !unit.contains(&eni_unit::owner(&cluster.name, scope.node)) {
             continue;
         }
         d.entries
@@ -190,6 +177,7 @@ pub fn discover(
                 if let Some(key_bytes) = host.read(&key)? {
                     d.entries.push(Undo::RestoreFile {
                         written_sha256: sha256_hex(&key_bytes),
+                        previous_sha256: None,
                         original: None,
                         backup: None,
                         path: key,

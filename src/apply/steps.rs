@@ -1,0 +1,173 @@
+//! Each kind of plan step, applied: check whether it is already done, record its undo,
+//! do it, mark it done. The larger bodies live beside this file (files, vendor
+//! repository, AWS).
+
+use super::{cloud_steps, files, vendor_repo, ApplyInput, StepResult};
+use crate::host::Host;
+use crate::journal::{NodeJournal, Status, Undo};
+use crate::plan::Step;
+use anyhow::{bail, Context};
+
+pub(super) fn apply_step(
+    host: &dyn Host,
+    journal: &mut NodeJournal,
+    input: &ApplyInput<'_>,
+    step: &Step,
+) -> StepResult {
+    let done = |s| Ok((s, None));
+    match step {
+        Step::AddVendorRepository {
+            name,
+            manager,
+            files,
+            problem,
+            packages,
+        } => vendor_repo::add(
+            host,
+            journal,
+            vendor_repo::Repo {
+                name,
+                manager: *manager,
+                files,
+                problem: problem.as_deref(),
+                packages,
+            },
+        ),
+        Step::InstallPackages { manager, packages } => {
+            let manager = manager.context("the distro was not detected (no usable /etc/os-release), so hakit does not know whether apt, dnf or yum installs packages here")?;
+            let mut missing = Vec::new();
+            for p in packages {
+                if !host.package_installed(manager, p)? {
+                    missing.push(p.clone());
+                }
+            }
+            if missing.is_empty() {
+                return done(Status::AlreadyDone);
+            }
+            let index = journal.intend(
+                host,
+                Undo::RemovePackages {
+                    manager,
+                    packages: missing.clone(),
+                },
+            )?;
+            host.install_packages(manager, &missing)?;
+            journal.done(host, index)?;
+            Ok((
+                Status::Applied,
+                Some(format!("installed {}", missing.join(", "))),
+            ))
+        }
+        Step::CreateUser { name } => {
+            if host.user_exists(name)? {
+                return done(Status::AlreadyDone);
+            }
+            let index = journal.intend(host, Undo::RemoveUser { name: name.clone() })?;
+            host.create_system_user(name)?;
+            journal.done(host, index)?;
+            done(Status::Applied)
+        }
+        Step::CreateDirectory { path, mode } => {
+            let mode = u32::from_str_radix(mode, 8).context("directory mode")?;
+            if host.is_dir(path) {
+                return done(Status::AlreadyDone);
+            }
+            files::ensure_dir(host, journal, path, mode)?;
+            done(Status::Applied)
+        }
+        Step::InstallClusterFile { path, bytes } => {
+            files::write_file(host, journal, path, bytes, &files::public())
+        }
+        Step::InstallSecrets { path, bytes } => {
+            files::write_file(host, journal, path, bytes, &files::secret())
+        }
+        Step::CreateEni { .. }
+        | Step::AttachEni { .. }
+        | Step::ConfigureEni { .. }
+        | Step::AssociateElasticIp { .. }
+            if input.skip_cloud =>
+        {
+            Ok((Status::Skipped, Some("--skip-cloud".into())))
+        }
+        Step::CreateEni { node, .. } => cloud_steps::create_eni(host, journal, input, node),
+        Step::AttachEni { node } => cloud_steps::attach_eni(host, journal, input, node),
+        Step::ConfigureEni { node } => cloud_steps::configure_eni(host, journal, input, node),
+        Step::AssociateElasticIp {
+            allocation_id,
+            node,
+        } => cloud_steps::associate_eip(host, journal, input, node, allocation_id),
+        Step::WriteFile { file } => files::write_rendered(host, journal, file),
+        Step::ValidateFile { path, command } => {
+            let out = host.run(command)?;
+            if !out.success {
+                // Nothing has been restarted yet: put the previous config back at once.
+                let restored = journal.restore_file_now(host, path)?;
+                bail!(
+                    "{} failed validation with `{}` (exit {:?}):\n{}\n{}",
+                    path.display(),
+                    command.join(" "),
+                    out.code,
+                    out.output.trim_end(),
+                    if restored {
+                        "the previous version was put back"
+                    } else {
+                        "the file was not written by this setup"
+                    }
+                );
+            }
+            done(Status::Checked)
+        }
+        Step::EnableService { service } => {
+            if input.no_start {
+                return Ok((Status::Skipped, Some("--no-start".into())));
+            }
+            require_systemd(host)?;
+            if host.service_enabled(service)? {
+                return done(Status::AlreadyDone);
+            }
+            let index = journal.intend(
+                host,
+                Undo::DisableService {
+                    name: service.clone(),
+                },
+            )?;
+            host.systemctl("enable", service)?;
+            journal.done(host, index)?;
+            done(Status::Applied)
+        }
+        Step::RestartService { service } => {
+            if input.no_start {
+                return Ok((Status::Skipped, Some("--no-start".into())));
+            }
+            require_systemd(host)?;
+            let was_active = host.service_active(service)?;
+            let recorded = journal.entries.iter().any(
+                |e| matches!(&e.undo, Undo::RevertServiceState { name, .. } if name == service),
+            );
+            let index = if recorded {
+                None
+            } else {
+                Some(journal.intend(
+                    host,
+                    Undo::RevertServiceState {
+                        name: service.clone(),
+                        was_active,
+                    },
+                )?)
+            };
+            host.systemctl("restart", service)?;
+            if let Some(index) = index {
+                journal.done(host, index)?;
+            }
+            done(Status::Applied)
+        }
+    }
+}
+
+fn require_systemd(host: &dyn Host) -> anyhow::Result<()> {
+    if host.has_systemd() {
+        Ok(())
+    } else {
+        bail!("systemd is not running here, so services cannot be enabled or started: run setup with --no-start to write and validate everything without starting services")
+    }
+}
