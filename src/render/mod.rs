@@ -6,7 +6,7 @@ mod context;
 mod templates;
 
 pub use context::{Context, MARKER};
-pub use templates::{embedded_names, environment};
+pub use templates::environment;
 
 use crate::config::Cluster;
 use crate::profile::Profile;
