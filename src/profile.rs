@@ -6,6 +6,8 @@ use crate::config::{parse_toml, ConfigError, ConfigIssue};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// Every file in profiles/, by name without `.toml`; `every_profile_file_is_shipped` fails
+/// when one is missing.
 const SHIPPED: &[(&str, &str)] = &[
     ("haproxy", include_str!("../profiles/haproxy.toml")),
     ("proxysql", include_str!("../profiles/proxysql.toml")),
@@ -184,6 +186,36 @@ mod tests {
                 !profile.checks.is_empty(),
                 "{name} needs a protocol-level check"
             );
+        }
+    }
+
+    /// `include_str!` already fails the build for a listed file that is gone; this is the
+    /// other direction: a profile added to profiles/ but not to the list would be absent
+    /// from the binary, and `profile = "<name>"` would be rejected as unknown.
+    #[test]
+    fn every_profile_file_is_shipped() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
+        for entry in std::fs::read_dir(&dir).expect("reading profiles/") {
+            let path = entry.expect("reading profiles/").path();
+            let file = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .expect("UTF-8 name");
+            let name = file.strip_suffix(".toml").unwrap_or_else(|| {
+                panic!("profiles/{file}: profiles are .toml files, nothing else belongs there")
+            });
+            let on_disk = std::fs::read_to_string(&path).expect("reading a profile");
+            match SHIPPED.iter().find(|(n, _)| *n == name) {
+                Some((_, shipped)) => assert!(
+                    *shipped == on_disk,
+                    "SHIPPED in src/profile.rs names {name} but includes another file"
+                ),
+                None => panic!(
+                    "profiles/{file} is not shipped: add \
+                     (\"{name}\", include_str!(\"../profiles/{file}\")) \
+                     to SHIPPED in src/profile.rs"
+                ),
+            }
         }
     }
 

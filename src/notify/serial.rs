@@ -17,7 +17,7 @@ pub struct Serializer {
 pub struct Ticket {
     seq_path: PathBuf,
     number: u64,
-    _lock: Option<File>,
+    _lock: File,
 }
 
 fn open(path: &Path) -> anyhow::Result<File> {
@@ -64,30 +64,18 @@ impl Serializer {
         Ok(Ticket {
             seq_path: self.seq_path.clone(),
             number,
-            _lock: Some(lock),
+            _lock: lock,
         })
     }
 }
 
 impl Ticket {
-    /// A ticket that is never superseded (no serialization).
-    pub fn solo() -> Self {
-        Ticket {
-            seq_path: PathBuf::new(),
-            number: 0,
-            _lock: None,
-        }
-    }
-
     pub fn number(&self) -> u64 {
         self.number
     }
 
     /// Whether a later transition has taken a ticket since.
     pub fn superseded(&self) -> anyhow::Result<bool> {
-        if self._lock.is_none() {
-            return Ok(false);
-        }
         let mut f = open(&self.seq_path)?;
         Ok(read_seq(&mut f)? > self.number)
     }

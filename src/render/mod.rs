@@ -7,7 +7,7 @@ pub mod eni_unit;
 mod templates;
 
 pub use context::{Context, MARKER};
-pub use templates::{embedded_names, environment};
+pub use templates::environment;
 
 use crate::config::Cluster;
 use crate::profile::Profile;

@@ -5,6 +5,7 @@ use anyhow::Context;
 use minijinja::{Environment, UndefinedBehavior};
 use std::path::Path;
 
+/// Every file in templates/; `every_template_file_is_embedded` fails when one is missing.
 const EMBEDDED: &[(&str, &str)] = &[
     (
         "keepalived.conf.j2",
@@ -37,11 +38,6 @@ const EMBEDDED: &[(&str, &str)] = &[
     ),
 ];
 
-/// Names of the embedded templates.
-pub fn embedded_names() -> Vec<&'static str> {
-    EMBEDDED.iter().map(|(name, _)| *name).collect()
-}
-
 /// Build the template environment; files in `override_dir` named like an embedded
 /// template (or new ones a custom profile refers to) replace or extend the set.
 pub fn environment(override_dir: Option<&Path>) -> anyhow::Result<Environment<'static>> {
@@ -73,4 +69,36 @@ pub fn environment(override_dir: Option<&Path>) -> anyhow::Result<Environment<'s
         }
     }
     Ok(env)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EMBEDDED;
+
+    /// `include_str!` already fails the build for a listed file that is gone; this is the
+    /// other direction: a template added to templates/ but not to the list would be absent
+    /// from the binary, and only a node using it would notice.
+    #[test]
+    fn every_template_file_is_embedded() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        for entry in std::fs::read_dir(&dir).expect("reading templates/") {
+            let path = entry.expect("reading templates/").path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .expect("UTF-8 name");
+            let on_disk = std::fs::read_to_string(&path).expect("reading a template");
+            match EMBEDDED.iter().find(|(n, _)| *n == name) {
+                Some((_, embedded)) => assert!(
+                    *embedded == on_disk,
+                    "EMBEDDED in src/render/templates.rs names {name} but includes another file"
+                ),
+                None => panic!(
+                    "templates/{name} is not embedded: add \
+                     (\"{name}\", include_str!(\"../../templates/{name}\")) \
+                     to EMBEDDED in src/render/templates.rs"
+                ),
+            }
+        }
+    }
 }

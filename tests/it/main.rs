@@ -10,6 +10,7 @@ mod emulator;
 mod iam;
 mod journal_steps;
 mod keepalived_rules;
+mod module_graph;
 mod setup_rollback;
 mod snapshots;
 mod terminal;

@@ -33,23 +33,6 @@ impl CloudError {
         self.code.as_deref() == Some(code)
     }
 
-    /// Throttling or a server-side failure: worth retrying.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self.code.as_deref(),
-            Some(
-                "RequestLimitExceeded"
-                    | "Throttling"
-                    | "ThrottlingException"
-                    | "InternalError"
-                    | "InternalFailure"
-                    | "ServiceFailure"
-                    | "ServiceUnavailable"
-                    | "Unavailable"
-            )
-        )
-    }
-
     /// What to do about it, when hakit knows.
     pub fn hint(&self) -> Option<&'static str> {
         match self.code.as_deref()? {
