@@ -23,6 +23,7 @@ pub mod render;
 pub mod role;
 pub mod rollback;
 pub mod secrets;
+pub mod user_file;
 pub mod validator;
 pub mod vendor_repo;
 

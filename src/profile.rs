@@ -2,7 +2,7 @@
 //! checks, config templates). Shipped profiles are embedded; a cluster file can name a
 //! profile file of its own instead.
 
-use crate::config::{parse_toml, ConfigError, ConfigIssue};
+use crate::user_file::{parse_toml, ConfigError, ConfigIssue};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -124,45 +124,6 @@ fn parse(text: &str, path: Option<&Path>) -> Result<Profile, ConfigError> {
         file: path.map(Path::to_path_buf),
         issues,
     })
-}
-
-/// Cross-checks between a cluster and its profile.
-pub fn check_cluster(profile: &Profile, cluster: &crate::config::Cluster) -> Vec<ConfigIssue> {
-    let mut issues = Vec::new();
-    if profile.needs_backends && cluster.backends.is_empty() {
-        issues.push(ConfigIssue::new(
-            "backend",
-            format!(
-                "the {} profile needs at least one database behind the proxy",
-                profile.name
-            ),
-            "add a [[backend]] table with `address = \"10.0.1.21:3306\"` for every database",
-        ));
-    }
-    if !profile.needs_backends && !cluster.backends.is_empty() {
-        issues.push(ConfigIssue::new(
-            "backend",
-            format!(
-                "the {} profile runs on the database nodes and has no backends",
-                profile.name
-            ),
-            "remove the [[backend]] tables",
-        ));
-    }
-    let port = cluster.proxy.port.unwrap_or(profile.port);
-    let admin = cluster.proxy.admin_port.or(profile.admin_port);
-    let stats = cluster.proxy.stats_port.or(profile.stats_port);
-    if admin == Some(port) || stats == Some(port) {
-        issues.push(ConfigIssue::new(
-            "proxy.port",
-            format!(
-                "port {port} is also the {} profile's admin or stats port",
-                profile.name
-            ),
-            "choose another proxy.port, or move the admin/stats port",
-        ));
-    }
-    issues
 }
 
 #[cfg(test)]

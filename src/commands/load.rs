@@ -32,7 +32,7 @@ pub fn load_node(args: &NodeArgs, policy: SecretsPolicy) -> anyhow::Result<Loade
     let (cluster, cluster_text) = config::read(&args.config)?;
     let base = args.config.parent().unwrap_or(Path::new("."));
     let profile = profile::load(&cluster.profile, base)?;
-    let issues = profile::check_cluster(&profile, &cluster);
+    let issues = config::check_cluster(&profile, &cluster);
     if !issues.is_empty() {
         return Err(ConfigError {
             file: Some(args.config.clone()),

@@ -1,14 +1,15 @@
 //! The cluster file: one TOML file describing the whole cluster, the same on every node.
 
 mod cluster;
-mod error;
 pub mod file;
 mod load;
+mod profile_fit;
 pub mod validate;
 
+pub use crate::user_file::{parse_toml, ConfigError, ConfigIssue};
 pub use cluster::{
     format_centis, Aws, Backend, Check, Cluster, Mode, ModeKind, Node, Paths, Proxy, Vip, Vrrp,
 };
-pub use error::{ConfigError, ConfigIssue};
 pub use file::ClusterFile;
-pub use load::{load, parse, parse_toml, read};
+pub use load::{load, parse, read};
+pub use profile_fit::check_cluster;

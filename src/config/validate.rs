@@ -2,8 +2,8 @@
 //! at the first one. Each rule names the key it checks and how to fix it.
 
 use super::cluster::{Aws, Backend, Check, Cluster, Mode, Node, Paths, Proxy, Vip, Vrrp};
-use super::error::ConfigIssue;
 use super::file::{ClusterFile, NodeFile};
+use super::ConfigIssue;
 use crate::profile;
 use std::collections::HashSet;
 use std::net::Ipv4Addr;

@@ -388,7 +388,7 @@ fn missing_backends_are_named_by_the_profile_check() {
         .replace("[[backend]]\naddress = \"192.0.2.22:3306\"\n", "");
     let cluster = config::parse(&text).expect("valid on its own");
     let profile = crate::common::shipped_profile("proxysql");
-    let issues = hakit::profile::check_cluster(&profile, &cluster);
+    let issues = hakit::config::check_cluster(&profile, &cluster);
     assert_eq!(
         issues.iter().map(|i| i.field.as_str()).collect::<Vec<_>>(),
         vec!["backend"]
