@@ -35,6 +35,10 @@ pub struct FakeHost {
     pub repo_offers: RefCell<BTreeMap<PathBuf, Vec<String>>>,
     /// What `fetch` returns, by URL.
     pub downloads: RefCell<BTreeMap<String, Vec<u8>>>,
+    /// Crash test: the n-th call (1-based) that would change something fails, and so does
+    /// every later one, as if the process had died just before it.
+    pub crash_at_call: std::cell::Cell<Option<usize>>,
+    ops: std::cell::Cell<usize>,
 }
 
 impl FakeHost {
@@ -52,6 +56,17 @@ impl FakeHost {
     }
 
     fn op(&self, name: &str, detail: String) -> anyhow::Result<()> {
+        self.ops.set(self.ops.get() + 1);
+        if self
+            .crash_at_call
+            .get()
+            .is_some_and(|n| self.ops.get() >= n)
+        {
+            bail!(
+                "injected crash before call {}: {name} {detail}",
+                self.ops.get()
+            );
+        }
         self.calls.borrow_mut().push(format!("{name} {detail}"));
         if self.fail.borrow().contains(name) {
             bail!("injected failure: {name} {detail}");

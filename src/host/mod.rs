@@ -6,7 +6,7 @@ mod fake;
 pub mod interface;
 mod real;
 
-pub use fake::FakeHost;
+pub use fake::{FakeHost, FakeState};
 pub use real::RealHost;
 
 use serde::{Deserialize, Serialize};

@@ -10,7 +10,7 @@ mod node;
 mod report;
 mod undo;
 
-pub use crash::{CrashMode, CrashPoint};
+pub use crash::{CrashMode, CrashPoint, CRASH_MESSAGE};
 pub use node::{sha256_hex, NodeJournal, NodeMeta, OwnershipRecord};
 pub use report::{RollbackReport, Status, StepReport};
 pub use undo::{Undo, UndoContext};

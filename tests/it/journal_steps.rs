@@ -3,15 +3,16 @@
 
 use hakit::apply::{apply, ApplyInput, Status};
 use hakit::host::{FakeHost, Host, Ownership, PackageManager};
+use hakit::journal::CrashPoint;
 use hakit::plan::{Plan, Step};
 use hakit::render::{FileKind, RenderedFile};
 use hakit::role::Role;
 use hakit::rollback::rollback;
 use std::path::{Path, PathBuf};
 
-const STATE: &str = "/var/lib/hakit";
+pub(crate) const STATE: &str = "/var/lib/hakit";
 
-fn plan(steps: Vec<Step>) -> Plan {
+pub(crate) fn plan(steps: Vec<Step>) -> Plan {
     Plan {
         cluster: "demo".into(),
         node: "n1".into(),
@@ -25,7 +26,7 @@ fn plan(steps: Vec<Step>) -> Plan {
     }
 }
 
-fn host() -> FakeHost {
+pub(crate) fn host() -> FakeHost {
     let host = FakeHost::new();
     for d in ["/etc", "/var", "/var/lib", "/etc/keepalived"] {
         host.create_dir(Path::new(d), 0o755).expect("dir");
@@ -34,7 +35,7 @@ fn host() -> FakeHost {
     host
 }
 
-fn conf_file(contents: &str) -> RenderedFile {
+pub(crate) fn conf_file(contents: &str) -> RenderedFile {
     RenderedFile {
         path: PathBuf::from("/etc/keepalived/keepalived.conf"),
         kind: FileKind::KeepalivedConf,
@@ -53,6 +54,17 @@ fn write_step(contents: &str) -> Step {
 }
 
 fn run(host: &FakeHost, steps: Vec<Step>, no_start: bool) -> anyhow::Result<Vec<Status>> {
+    run_until(host, steps, no_start, None)
+}
+
+/// Apply `steps`, ending the run at journal event `crash_at` if given (as a crash would:
+/// nothing after it happens).
+pub(crate) fn run_until(
+    host: &FakeHost,
+    steps: Vec<Step>,
+    no_start: bool,
+    crash_at: Option<CrashPoint>,
+) -> anyhow::Result<Vec<Status>> {
     let plan = plan(steps);
     let cluster = crate::common::parse(&crate::common::cluster_toml("haproxy", "l2-vip", ""));
     let input = ApplyInput {
@@ -64,7 +76,7 @@ fn run(host: &FakeHost, steps: Vec<Step>, no_start: bool) -> anyhow::Result<Vec<
         no_start,
         skip_cloud: true,
         crash_after: None,
-        crash_at: None,
+        crash_at,
         templates: None,
     };
     Ok(apply(host, &input, &mut |_: &_| {})?
@@ -374,7 +386,7 @@ fn a_config_that_fails_validation_is_replaced_by_the_previous_one_at_once() {
     );
 }
 
-mod vendor_repository {
+pub(crate) mod vendor_repository {
     use super::{host, run, STATE};
     use hakit::apply::Status;
     use hakit::host::{FakeHost, Host, PackageManager};
@@ -406,7 +418,7 @@ mod vendor_repository {
         vec!["keepalived".into(), "proxysql".into()]
     }
 
-    fn steps(problem: Option<&str>) -> Vec<Step> {
+    pub(crate) fn steps(problem: Option<&str>) -> Vec<Step> {
         vec![
             Step::AddVendorRepository {
                 name: "proxysql".into(),
@@ -424,7 +436,7 @@ mod vendor_repository {
 
     /// A Debian host: apt's sources dir exists, keepalived is installed, and proxysql is
     /// offered only once the vendor's list file is there.
-    fn debian() -> FakeHost {
+    pub(crate) fn debian() -> FakeHost {
         let h = host();
         for d in ["/etc/apt", "/etc/apt/sources.list.d"] {
             h.create_dir(Path::new(d), 0o755).expect("dir");

@@ -5,6 +5,7 @@ mod cli;
 mod cloud;
 mod cloud_steps;
 mod common;
+mod crash_points;
 mod e2e;
 mod emulator;
 mod iam;
