@@ -4,6 +4,7 @@ mod bad_config;
 mod cli;
 mod cloud;
 mod cloud_steps;
+mod cloud_steps_fake;
 mod common;
 mod crash_points;
 mod e2e;

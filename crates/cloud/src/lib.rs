@@ -6,6 +6,7 @@
 mod cloud;
 mod ec2;
 mod error;
+mod fake;
 mod iam;
 mod imds;
 
@@ -15,6 +16,7 @@ pub use cloud::{
 };
 pub use ec2::{Ec2Cloud, Limits};
 pub use error::CloudError;
+pub use fake::FakeCloud;
 pub use iam::{decode_policy_document, Iam, IamCloud, IamRole, InstanceProfile, EC2_TRUST_POLICY};
 pub use imds::{Imds, NodeFacts, DEFAULT_ENDPOINT};
 
