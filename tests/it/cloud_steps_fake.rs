@@ -8,7 +8,7 @@ use crate::common::{cluster_toml, parse};
 use hakit::apply::{apply, ApplyInput, Status};
 use hakit::config::Cluster;
 use hakit::host::{FakeHost, Host};
-use hakit::journal::{Journal, Undo};
+use hakit::journal::{NodeJournal, Undo};
 use hakit::plan::{Plan, Step};
 use hakit::role::Role;
 use hakit::rollback::rollback;
@@ -92,9 +92,9 @@ fn plan(steps: Vec<Step>) -> Plan {
         cluster: "x".into(),
         node: "n1".into(),
         role: Role::Master,
-        mode: "aws-eip",
+        mode: hakit::config::ModeKind::AwsEip,
         profile: "haproxy".into(),
-        package_manager: "apt".into(),
+        package_manager: Some(hakit::host::PackageManager::Apt),
         steps,
         warnings: vec![],
         preflight: vec![],
@@ -125,13 +125,12 @@ fn try_run(lab: &Lab, host: &FakeHost, steps: Vec<Step>) -> anyhow::Result<Vec<S
         cluster: &lab.cluster,
         cloud: Some(&lab.cloud),
         facts: Some(&facts),
-        files: &[],
-        cluster_bytes: b"",
-        secrets_bytes: b"",
         state_dir: Path::new(STATE),
         no_start: true,
         skip_cloud: false,
         crash_after: None,
+        crash_at: None,
+        templates: None,
     };
     Ok(apply(host, &input, &mut |_: &_| {})?
         .into_iter()
@@ -326,7 +325,7 @@ fn a_crash_between_create_and_journal_is_undone_by_tag_lookup() {
     let lab = lab("crash");
     let h = host();
     // What a crash leaves: the intent (no id yet) in the journal, and the ENI in EC2.
-    let mut journal = Journal::open(&h, Path::new(STATE), "crash", "n1").expect("journal");
+    let mut journal = NodeJournal::open(&h, Path::new(STATE), "crash", "n1").expect("journal");
     h.create_dir(Path::new(STATE), 0o700).expect("state dir");
     journal
         .intend(
@@ -343,7 +342,7 @@ fn a_crash_between_create_and_journal_is_undone_by_tag_lookup() {
         .create_eni(&NewEni {
             cluster: "crash".into(),
             node: "n1".into(),
-            run: journal.run.clone(),
+            run: journal.meta.run.clone(),
             subnet_id: SUBNETS[0].0.into(),
             security_group_ids: vec![],
             client_token: "crash-n1".into(),

@@ -33,6 +33,23 @@ impl CloudError {
         self.code.as_deref() == Some(code)
     }
 
+    /// Throttling or a server-side failure: what the SDK retries (modelled by `FakeCloud`).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some(
+                "RequestLimitExceeded"
+                    | "Throttling"
+                    | "ThrottlingException"
+                    | "InternalError"
+                    | "InternalFailure"
+                    | "ServiceFailure"
+                    | "ServiceUnavailable"
+                    | "Unavailable"
+            )
+        )
+    }
+
     /// What to do about it, when hakit knows.
     pub fn hint(&self) -> Option<&'static str> {
         match self.code.as_deref()? {
