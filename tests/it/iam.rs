@@ -417,6 +417,31 @@ fn iam_throttling_is_retried_and_a_persistent_fault_is_reported_with_nothing_lef
     assert!(!lab.journal().exists() || journal_entries(&lab.journal()).is_empty());
 }
 
+/// An IAM journal written by hakit 0.1.0 (tests/fixtures/v0.1.0-iam) is read and rolled
+/// back by this release: the entities it names are removed, the journal with them.
+#[test]
+fn an_iam_journal_written_by_release_0_1_0_is_rolled_back_by_this_one() {
+    let Some(moto) = Moto::start() else { return };
+    let lab = Lab::new(&moto.endpoint, "compat");
+    let out = lab.hakit(&["apply"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ne!(seen(&lab.endpoint, &lab.name()), nothing());
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v0.1.0-iam/iam-journal.json");
+    std::fs::copy(&fixture, lab.journal()).expect("the 0.1.0 journal");
+
+    let out = lab.hakit(&["rollback", "--output", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        report["undone"].as_array().map(Vec::len),
+        Some(4),
+        "{report}"
+    );
+    assert_eq!(seen(&lab.endpoint, &lab.name()), nothing());
+    assert!(!lab.journal().exists());
+}
+
 #[test]
 fn iam_apply_refuses_an_l2_vip_cluster() {
     let dir = tempfile::tempdir().expect("tempdir");

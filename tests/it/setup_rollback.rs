@@ -392,3 +392,93 @@ fn the_real_package_sources_say_what_they_offer() {
         .to_string()
         .contains("https only"));
 }
+
+/// Removes a test tree outside target/ when the test ends, passed or failed.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A setup made by hakit 0.1.0 (the release before the journal layer, commit ccdf535) is
+/// read and rolled back by this one. The fixture is what 0.1.0 left on disk, journal and
+/// backups included (tests/fixtures/v0.1.0-l2-haproxy, made by its make.sh); its paths
+/// are absolute, so it is laid out where it was made, under /tmp.
+#[test]
+fn a_setup_made_by_release_0_1_0_is_rolled_back_by_this_one() {
+    if !ready("the 0.1.0 journal fixture") {
+        return;
+    }
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v0.1.0-l2-haproxy");
+    let base = PathBuf::from("/tmp/hakit-compat-v0.1.0");
+    let _ = std::fs::remove_dir_all(&base);
+    let _cleanup = RemoveOnDrop(base.clone());
+    // What the host had before 0.1.0's setup (make.sh's seeds), in a tree of its own.
+    let expected_root = base.join("expected");
+    for dir in ["etc", "etc/keepalived", "etc/haproxy"] {
+        std::fs::create_dir_all(expected_root.join(dir)).expect("dir");
+        std::fs::set_permissions(
+            expected_root.join(dir),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .expect("chmod");
+    }
+    let seeds = [
+        (
+            "etc/keepalived/keepalived.conf",
+            "# hand-made, from setup_master.sh\nvrrp_instance VI_1 {\n}\n",
+        ),
+        ("etc/haproxy/haproxy.cfg", "global\n    daemon\n"),
+    ];
+    for (path, text) in seeds {
+        std::fs::write(expected_root.join(path), text).expect("seed");
+        std::fs::set_permissions(
+            expected_root.join(path),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .expect("chmod");
+    }
+    // What 0.1.0's setup left.
+    let root = base.join("root");
+    let listed = |name: &str| std::fs::read_to_string(fixture.join(name)).expect(name);
+    for dir in listed("dirs.txt").lines() {
+        let path = root.join(dir.trim_start_matches("./"));
+        std::fs::create_dir_all(&path).expect("dir");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let mut files = 0;
+    for line in listed("modes.txt").lines() {
+        let (mode, rel) = line.split_once(' ').expect("mode path");
+        let rel = rel.trim_start_matches("./");
+        let dest = root.join(rel);
+        std::fs::copy(fixture.join("tree").join(rel), &dest).expect("copy");
+        let mode = u32::from_str_radix(mode, 8).expect("octal");
+        std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        files += 1;
+    }
+    assert!(
+        files >= 8,
+        "the fixture holds the journal, backups and written files"
+    );
+    let config = base.join("cluster.toml");
+    std::fs::copy(fixture.join("cluster.toml"), &config).expect("config");
+
+    let out = run(hakit().args(["rollback", "--config"]).arg(&config));
+    assert!(
+        out.status.success(),
+        "rollback of 0.1.0's journal failed:\n{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("restore ") && stderr(&out).contains("remove directory "),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        tree(&root),
+        tree(&expected_root),
+        "rolling back 0.1.0's setup must give back the host it found"
+    );
+}
