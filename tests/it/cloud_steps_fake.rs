@@ -8,7 +8,7 @@ use crate::common::{cluster_toml, parse};
 use hakit::apply::{apply, ApplyInput, Status};
 use hakit::config::Cluster;
 use hakit::host::{FakeHost, Host};
-use hakit::journal::{NodeJournal, Undo};
+use hakit::journal::{CrashMode, CrashPoint, NodeJournal, Undo, CRASH_MESSAGE};
 use hakit::plan::{Plan, Step};
 use hakit::role::Role;
 use hakit::rollback::rollback;
@@ -118,6 +118,15 @@ fn steps(upto: usize) -> Vec<Step> {
 }
 
 fn try_run(lab: &Lab, host: &FakeHost, steps: Vec<Step>) -> anyhow::Result<Vec<Status>> {
+    run_until(lab, host, steps, None)
+}
+
+fn run_until(
+    lab: &Lab,
+    host: &FakeHost,
+    steps: Vec<Step>,
+    crash_at: Option<CrashPoint>,
+) -> anyhow::Result<Vec<Status>> {
     let plan = plan(steps);
     let facts = facts(0);
     let input = ApplyInput {
@@ -129,7 +138,7 @@ fn try_run(lab: &Lab, host: &FakeHost, steps: Vec<Step>) -> anyhow::Result<Vec<S
         no_start: true,
         skip_cloud: false,
         crash_after: None,
-        crash_at: None,
+        crash_at,
         templates: None,
     };
     Ok(apply(host, &input, &mut |_: &_| {})?
@@ -396,4 +405,35 @@ fn a_failed_associate_is_rolled_back_and_setup_then_succeeds() {
     assert_eq!(run(&lab, &h, steps(4)), vec![Status::Applied; 4]);
     undo(&lab, &h);
     assert_eq!(eip_state(&lab), (true, None));
+}
+
+/// A crash inside each AWS step (at every journal event: after each intent, after each
+/// side effect before its done mark) is rolled back: no hakit ENI, the Elastic IP still
+/// allocated and unassociated, the host as before.
+#[test]
+fn a_crash_at_every_journal_event_of_the_aws_steps_is_rolled_back() {
+    let lab = lab("crash-events");
+    let mut crashes = 0;
+    for event in 1..=100 {
+        let h = host();
+        let before = h.snapshot();
+        let crash = Some(CrashPoint {
+            event,
+            mode: CrashMode::Error,
+        });
+        match run_until(&lab, &h, steps(4), crash) {
+            Ok(_) => {
+                undo(&lab, &h);
+                break;
+            }
+            Err(e) => assert!(format!("{e:#}").contains(CRASH_MESSAGE), "{e:#}"),
+        }
+        crashes += 1;
+        undo(&lab, &h);
+        assert_eq!(enis(&lab), 0, "event {event}: a hakit ENI is left");
+        assert_eq!(eip_state(&lab), (true, None), "event {event}");
+        assert_eq!(h.snapshot(), before, "event {event}: the host differs");
+    }
+    // Four steps, each with an intent and a done mark, plus the networkd unit and its dir.
+    assert!((8..100).contains(&crashes), "{crashes} crash points");
 }

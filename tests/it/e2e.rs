@@ -1395,6 +1395,12 @@ fn aws_eip_sigkill_after_every_setup_step_then_rollback_restores_host_and_emulat
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        let named = format!("test crash: killed at after step {k}\n");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(&named),
+            "step {k}: killed, but not at the named point:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         // The crash came after step k's side effect: what it left is there to undo.
         let done = |action: &str| names[..k].iter().any(|a| a == action);
         assert_ne!(tree(&n.root), before, "step {k}: the journal at least");

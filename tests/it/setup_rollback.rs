@@ -11,6 +11,7 @@ use crate::common::{
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 
 /// Every file and directory under `root`: relative path -> (mode, sha256 or "dir").
@@ -169,9 +170,16 @@ fn sigkill_after_any_step_then_rollback_restores_the_tree() {
     assert!(steps >= 10, "{steps}");
     for k in 1..=steps {
         let out = run(setup(&lab).env("HAKIT_TEST_CRASH_AFTER_STEP", k.to_string()));
+        assert_eq!(
+            out.status.signal(),
+            Some(9),
+            "step {k}: setup should have been SIGKILLed:\n{}",
+            stderr(&out)
+        );
         assert!(
-            !out.status.success(),
-            "step {k}: setup should have been killed"
+            stderr(&out).contains(&format!("test crash: killed at after step {k}\n")),
+            "step {k}: killed, but not at the named point:\n{}",
+            stderr(&out)
         );
         let rb = rollback(&lab);
         assert!(
@@ -196,6 +204,54 @@ fn sigkill_after_any_step_then_rollback_restores_the_tree() {
     eprintln!(
         "figure: killed setup after each of {steps} steps; rollback restored the tree every time"
     );
+}
+
+/// Inside the steps: SIGKILL at every journal event of a real setup (after each intent is
+/// persisted, and after each side effect before its done mark), then rollback.
+#[test]
+fn sigkill_at_every_journal_event_then_rollback_restores_the_tree() {
+    if !ready("crash tests") {
+        return;
+    }
+    let lab = lab("crash-events");
+    let before = tree(&lab.root);
+    let mut killed = 0;
+    for event in 1..=200 {
+        let out = run(setup(&lab).env("HAKIT_TEST_CRASH_AT_EVENT", event.to_string()));
+        if out.status.success() {
+            break;
+        }
+        assert_eq!(
+            out.status.signal(),
+            Some(9),
+            "event {event}: setup should have been SIGKILLed:\n{}",
+            stderr(&out)
+        );
+        assert!(
+            stderr(&out).contains(&format!("test crash: killed at journal event {event} (")),
+            "event {event}: killed, but not at the named point:\n{}",
+            stderr(&out)
+        );
+        killed += 1;
+        let rb = rollback(&lab);
+        assert!(
+            rb.status.success(),
+            "event {event}: rollback failed:\n{}",
+            stderr(&rb)
+        );
+        assert_eq!(
+            tree(&lab.root),
+            before,
+            "event {event}: tree differs after crash + rollback"
+        );
+    }
+    assert!(
+        killed >= 20,
+        "only {killed} journal events in a whole setup"
+    );
+    assert!(rollback(&lab).status.success());
+    assert_eq!(tree(&lab.root), before);
+    eprintln!("figure: killed setup at each of its {killed} journal events; rollback restored the tree every time");
 }
 
 #[test]
