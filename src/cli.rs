@@ -66,27 +66,15 @@ pub enum IamCommand {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("output", |a| a.help("Output format of the report")))]
 pub struct IamArgs {
-    /// Cluster file
-    #[arg(
-        long,
-        short = 'c',
-        env = "HAKIT_CONFIG",
-        default_value = "/etc/hakit/cluster.toml"
-    )]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// Directory of the IAM journal (iam-journal.json) [default: paths.state_dir of the cluster file]
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
-    /// Output format of the report
-    #[arg(
-        long,
-        short = 'o',
-        value_enum,
-        default_value = "text",
-        env = "HAKIT_OUTPUT"
-    )]
-    pub output: Output,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -97,28 +85,42 @@ pub enum Output {
     Json,
 }
 
+/// `--config`, the cluster file (flattened into each command that reads it).
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
     /// Cluster file
     #[arg(
-        long,
+        id = "config",
+        long = "config",
+        value_name = "CONFIG",
         short = 'c',
         env = "HAKIT_CONFIG",
         default_value = "/etc/hakit/cluster.toml"
     )]
-    pub config: PathBuf,
+    pub path: PathBuf,
+}
+
+/// `--output`, text or JSON (flattened into each command that reports).
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format
+    #[arg(
+        id = "output",
+        long = "output",
+        value_name = "OUTPUT",
+        short = 'o',
+        value_enum,
+        default_value = "text",
+        env = "HAKIT_OUTPUT"
+    )]
+    pub format: Output,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("config", |a| a.help("Cluster file (the same on every node)")))]
 pub struct NodeArgs {
-    /// Cluster file (the same on every node)
-    #[arg(
-        long,
-        short = 'c',
-        env = "HAKIT_CONFIG",
-        default_value = "/etc/hakit/cluster.toml"
-    )]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// This node's role: master is the first node of the cluster file
     #[arg(long, short = 'r', env = "HAKIT_ROLE", value_enum)]
     pub role: Role,
@@ -134,6 +136,7 @@ pub struct NodeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("output", |a| a.help("Output format of the step report")))]
 pub struct SetupArgs {
     #[command(flatten)]
     pub node: NodeArgs,
@@ -146,27 +149,16 @@ pub struct SetupArgs {
     /// If a step fails, roll back what this setup did (for CI)
     #[arg(long)]
     pub rollback_on_error: bool,
-    /// Output format of the step report
-    #[arg(
-        long,
-        short = 'o',
-        value_enum,
-        default_value = "text",
-        env = "HAKIT_OUTPUT"
-    )]
-    pub output: Output,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("config", |a| a.help("Cluster file (its paths.state_dir holds the journal)")))]
+#[command(mut_arg("output", |a| a.help("Output format of the report")))]
 pub struct RollbackArgs {
-    /// Cluster file (its paths.state_dir holds the journal)
-    #[arg(
-        long,
-        short = 'c',
-        env = "HAKIT_CONFIG",
-        default_value = "/etc/hakit/cluster.toml"
-    )]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// Also restore files changed by someone after hakit wrote them
     #[arg(long)]
     pub force: bool,
@@ -176,15 +168,8 @@ pub struct RollbackArgs {
     /// This node's name, for --discover [default: the node whose address is on this host]
     #[arg(long, short = 'n', env = "HAKIT_NODE", requires = "discover")]
     pub node: Option<String>,
-    /// Output format of the report
-    #[arg(
-        long,
-        short = 'o',
-        value_enum,
-        default_value = "text",
-        env = "HAKIT_OUTPUT"
-    )]
-    pub output: Output,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -194,18 +179,12 @@ pub struct PlanArgs {
     /// Also ask EC2 (DryRun) whether this identity may call every action setup and notify need
     #[arg(long)]
     pub preflight: bool,
-    /// Output format
-    #[arg(
-        long,
-        short = 'o',
-        value_enum,
-        default_value = "text",
-        env = "HAKIT_OUTPUT"
-    )]
-    pub output: Output,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("output", |a| a.help("Output format of the list of written files")))]
 pub struct RenderArgs {
     #[command(flatten)]
     pub node: NodeArgs,
@@ -215,39 +194,19 @@ pub struct RenderArgs {
     /// Also check each file with its real validator (keepalived -t, haproxy -c); needs root
     #[arg(long)]
     pub validate: bool,
-    /// Output format of the list of written files
-    #[arg(
-        long,
-        short = 'o',
-        value_enum,
-        default_value = "text",
-        env = "HAKIT_OUTPUT"
-    )]
-    pub output: Output,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Cluster file
-    #[arg(
-        long,
-        short = 'c',
-        env = "HAKIT_CONFIG",
-        default_value = "/etc/hakit/cluster.toml"
-    )]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// This node's name [default: the node whose address is on this host]
     #[arg(long, short = 'n', env = "HAKIT_NODE")]
     pub node: Option<String>,
-    /// Output format
-    #[arg(
-        long,
-        short = 'o',
-        value_enum,
-        default_value = "text",
-        env = "HAKIT_OUTPUT"
-    )]
-    pub output: Output,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -259,15 +218,10 @@ pub enum Transition {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_arg("output", |a| a.help("Output the outcome as JSON on stdout")))]
 pub struct NotifyArgs {
-    /// Cluster file
-    #[arg(
-        long,
-        short = 'c',
-        env = "HAKIT_CONFIG",
-        default_value = "/etc/hakit/cluster.toml"
-    )]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// This node's name
     #[arg(long, short = 'n', env = "HAKIT_NODE")]
     pub node: Option<String>,
@@ -277,15 +231,8 @@ pub struct NotifyArgs {
     /// Periodic check: if this node is VRRP master but the Elastic IP is elsewhere, take it back
     #[arg(long, conflicts_with = "state")]
     pub reconcile: bool,
-    /// Output the outcome as JSON on stdout
-    #[arg(
-        long,
-        short = 'o',
-        value_enum,
-        default_value = "text",
-        env = "HAKIT_OUTPUT"
-    )]
-    pub output: Output,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

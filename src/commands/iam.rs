@@ -17,7 +17,7 @@ pub fn run(
 ) -> anyhow::Result<()> {
     match cmd {
         IamCommand::Policy(args) => {
-            let cluster = config::load(&args.config)?;
+            let cluster = config::load(&args.path)?;
             println!("{}", serde_json::to_string_pretty(&iam::policy(&cluster))?);
             Ok(())
         }
@@ -43,7 +43,7 @@ fn state_dir(args: &IamArgs, cluster: &Cluster) -> PathBuf {
 }
 
 fn apply(args: IamArgs, verbosity: super::Verbosity) -> anyhow::Result<()> {
-    let cluster = config::load(&args.config)?;
+    let cluster = config::load(&args.config.path)?;
     if matches!(cluster.mode, Mode::L2Vip(_)) {
         return Err(UsageError::new(format!(
             "cluster {} is in l2-vip mode: its nodes need no AWS permissions, so there is no role to create",
@@ -58,7 +58,7 @@ fn apply(args: IamArgs, verbosity: super::Verbosity) -> anyhow::Result<()> {
     let mut print = |r: &StepReport| lines.finish(r);
     match iam::apply(&RealHost, &client, &cluster, &dir, &mut print) {
         Ok(reports) => {
-            if args.output == Output::Json {
+            if args.output.format == Output::Json {
                 println!("{}", serde_json::to_string_pretty(&reports)?);
             }
             let changed = reports
@@ -104,7 +104,7 @@ fn rollback(
     verbosity: super::Verbosity,
     prompting: crate::prompt::Prompting,
 ) -> anyhow::Result<()> {
-    let cluster = config::load(&args.config)?;
+    let cluster = config::load(&args.config.path)?;
     let dir = state_dir(&args, &cluster);
     let path = layout::iam_journal(&dir);
     let journal = iam::load_journal(&RealHost, &dir)?;
@@ -146,7 +146,7 @@ fn rollback(
         client.as_ref().map(|c| c as &dyn hakit_cloud::Iam),
         &dir,
     )?;
-    if args.output == Output::Json {
+    if args.output.format == Output::Json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
     super::progress::print_report(&report, verbosity);

@@ -29,13 +29,13 @@ pub enum SecretsPolicy {
 }
 
 pub fn load_node(args: &NodeArgs, policy: SecretsPolicy) -> anyhow::Result<LoadedNode> {
-    let (cluster, cluster_text) = config::read(&args.config)?;
-    let base = args.config.parent().unwrap_or(Path::new("."));
+    let (cluster, cluster_text) = config::read(&args.config.path)?;
+    let base = args.config.path.parent().unwrap_or(Path::new("."));
     let profile = profile::load(&cluster.profile, base)?;
     let issues = config::check_cluster(&profile, &cluster);
     if !issues.is_empty() {
         return Err(ConfigError {
-            file: Some(args.config.clone()),
+            file: Some(args.config.path.clone()),
             issues,
         }
         .into());

@@ -17,7 +17,7 @@ fn cloud_for(cluster: &Cluster) -> anyhow::Result<Option<Ec2Cloud>> {
 }
 
 pub fn run(args: NotifyArgs) -> anyhow::Result<()> {
-    let cluster = config::load(&args.config)?;
+    let cluster = config::load(&args.config.path)?;
     let node = args.node.clone().ok_or_else(|| {
         UsageError::with_hint(
             "--node is required",
@@ -72,7 +72,7 @@ pub fn run(args: NotifyArgs) -> anyhow::Result<()> {
             }
         }
     }
-    if args.output == Output::Json {
+    if args.output.format == Output::Json {
         println!("{}", serde_json::to_string(&outcome)?);
     }
     Ok(())

@@ -37,9 +37,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         warnings,
     });
     if args.preflight {
-        plan.preflight = preflight(&loaded, &args.node.config)?;
+        plan.preflight = preflight(&loaded, &args.node.config.path)?;
     }
-    match args.output {
+    match args.output.format {
         Output::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
         Output::Text => {
             print!("{plan}");
@@ -48,7 +48,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             }
             eprintln!(
                 "Nothing was changed. Apply with: hakit setup --config {} --role {}",
-                args.node.config.display(),
+                args.node.config.path.display(),
                 loaded.target.role.as_str()
             );
         }

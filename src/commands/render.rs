@@ -54,7 +54,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
             valid,
         });
     }
-    match args.output {
+    match args.output.format {
         Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Output::Text => {
             for w in &report {

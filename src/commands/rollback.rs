@@ -10,7 +10,7 @@ use crate::journal::{layout, Change, NodeJournal, RollbackReport};
 use crate::prompt::Prompting;
 
 pub fn run(args: RollbackArgs, verbosity: Verbosity, prompting: Prompting) -> anyhow::Result<()> {
-    let cluster = config::load(&args.config)?;
+    let cluster = config::load(&args.config.path)?;
     let state_dir = &cluster.paths.state_dir;
     let journal = NodeJournal::load_in(&RealHost, state_dir)?;
     if args.discover {
@@ -60,7 +60,7 @@ fn finish(
     report: &RollbackReport,
     verbosity: Verbosity,
 ) -> anyhow::Result<()> {
-    if args.output == Output::Json {
+    if args.output.format == Output::Json {
         println!("{}", serde_json::to_string_pretty(report)?);
     }
     super::progress::print_report(report, verbosity);
@@ -86,7 +86,11 @@ fn discover(
     prompting: Prompting,
 ) -> anyhow::Result<()> {
     let node = crate::role::this_node(cluster, args.node.as_deref(), &RealHost)?;
-    let base = args.config.parent().unwrap_or(std::path::Path::new("."));
+    let base = args
+        .config
+        .path
+        .parent()
+        .unwrap_or(std::path::Path::new("."));
     let profile = crate::profile::load(&cluster.profile, base)?;
     let proxy_dir = cluster
         .paths

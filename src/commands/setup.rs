@@ -73,7 +73,7 @@ pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyho
     let mut progress = super::progress::for_stderr(verbosity);
     match apply::apply(&host, &input, progress.as_mut()) {
         Ok(reports) => {
-            if args.output == Output::Json {
+            if args.output.format == Output::Json {
                 println!("{}", serde_json::to_string_pretty(&reports)?);
             }
             let changed = reports

@@ -53,9 +53,9 @@ fn last_notified(cluster: &Cluster, node: &str) -> Option<String> {
 }
 
 pub fn run(args: StatusArgs) -> anyhow::Result<()> {
-    let cluster = config::load(&args.config)?;
+    let cluster = config::load(&args.config.path)?;
     let node = role::this_node(&cluster, args.node.as_deref(), &RealHost)?;
-    let base = args.config.parent().unwrap_or(Path::new("."));
+    let base = args.config.path.parent().unwrap_or(Path::new("."));
     let profile = profile::load(&cluster.profile, base)?;
     let port = cluster.proxy.port.unwrap_or(profile.port);
     let accepting = TcpStream::connect_timeout(
@@ -122,7 +122,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
         },
         last_failover: crate::notify::last_failover(&cluster),
     };
-    match args.output {
+    match args.output.format {
         Output::Json => println!("{}", serde_json::to_string_pretty(&status)?),
         Output::Text => {
             println!(
