@@ -21,7 +21,16 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
     let secrets = loaded.secrets.as_ref().ok_or_else(|| {
         anyhow::anyhow!("secrets file {} is missing", loaded.secrets_path.display())
     })?;
-    let files = loaded.render(secrets, args.node.templates.as_deref())?;
+    let mut files = loaded.render(secrets, args.node.templates.as_deref())?;
+    if matches!(loaded.cluster.mode, crate::config::Mode::AwsEip(_)) {
+        // The dedicated ENI's unit, with example values until setup knows the ENI.
+        files.push(render::eni_unit::preview(
+            &loaded.cluster.paths.network_dir,
+            &loaded.cluster.name,
+            &loaded.target.node.name,
+            args.node.templates.as_deref(),
+        )?);
+    }
     let written = render::write_tree(&args.out, &files)?;
     let mut report = Vec::new();
     let mut failures = Vec::new();

@@ -27,3 +27,18 @@ fn every_profile_mode_and_role_renders_as_reviewed() {
         }
     }
 }
+
+/// The dedicated ENI's systemd-networkd unit, as `hakit render` previews it (setup writes
+/// the same template with the ENI's values from EC2).
+#[test]
+fn the_eni_network_unit_renders_as_reviewed() {
+    let cluster = crate::common::parse(&cluster_toml("haproxy", "aws-eip", ""));
+    let unit =
+        hakit::render::eni_unit::preview(&cluster.paths.network_dir, &cluster.name, "n1", None)
+            .expect("render");
+    assert_eq!(
+        unit.path,
+        cluster.paths.network_dir.join("70-hakit-demo.network")
+    );
+    insta::assert_snapshot!("networkd-eni-unit", unit.contents);
+}
