@@ -1,12 +1,12 @@
 //! `hakit iam policy|apply|rollback`.
 
 use crate::apply::Progress;
-use crate::cli::{IamArgs, IamCommand, Output};
+use crate::cli::{IamArgs, IamCommand};
 use crate::config::{self, Cluster, Mode};
 use crate::exit::{IamPartiallyApplied, UsageError};
 use crate::host::RealHost;
 use crate::iam::{self, Names};
-use crate::journal::{layout, Change, Status, StepReport};
+use crate::journal::{layout, StepReport};
 use hakit_cloud::{IamCloud, Limits};
 use std::path::PathBuf;
 
@@ -58,13 +58,8 @@ fn apply(args: IamArgs, verbosity: super::Verbosity) -> anyhow::Result<()> {
     let mut print = |r: &StepReport| lines.finish(r);
     match iam::apply(&RealHost, &client, &cluster, &dir, &mut print) {
         Ok(reports) => {
-            if args.output.format == Output::Json {
-                println!("{}", serde_json::to_string_pretty(&reports)?);
-            }
-            let changed = reports
-                .iter()
-                .filter(|r| r.status == Status::Applied)
-                .count();
+            super::progress::print_json(&args.output, &reports)?;
+            let changed = StepReport::changed(&reports);
             let names = Names::of(&cluster.name);
             if quiet {
                 return Ok(());
@@ -110,12 +105,7 @@ fn rollback(
     let journal = iam::load_journal(&RealHost, &dir)?;
     let pending = journal.as_ref().is_some_and(|j| !j.entries.is_empty());
     if let Some(journal) = journal.filter(|_| pending) {
-        let items: Vec<String> = journal
-            .entries
-            .iter()
-            .rev()
-            .map(|e| e.undo.describe())
-            .collect();
+        let items = journal.pending();
         let header = format!(
             "hakit will undo {} IAM change(s) of cluster {}, newest first (every node using the role loses it):",
             items.len(),
@@ -146,9 +136,7 @@ fn rollback(
         client.as_ref().map(|c| c as &dyn hakit_cloud::Iam),
         &dir,
     )?;
-    if args.output.format == Output::Json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    }
+    super::progress::print_json(&args.output, &report)?;
     super::progress::print_report(&report, verbosity);
     if !report.remaining.is_empty() {
         eprintln!(

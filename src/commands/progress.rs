@@ -132,3 +132,14 @@ pub fn print_report(report: &crate::journal::RollbackReport, verbosity: Verbosit
         eprintln!("{line}");
     }
 }
+
+/// With `--output json`, `value` as one JSON document on stdout.
+pub fn print_json(
+    output: &crate::cli::OutputArgs,
+    value: &impl serde::Serialize,
+) -> anyhow::Result<()> {
+    if output.format == crate::cli::Output::Json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    }
+    Ok(())
+}

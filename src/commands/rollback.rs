@@ -2,7 +2,7 @@
 //! lists what it will undo and asks first; `--yes` (or no terminal) goes ahead.
 
 use super::Verbosity;
-use crate::cli::{Output, RollbackArgs};
+use crate::cli::RollbackArgs;
 use crate::config;
 use crate::exit::PartiallyApplied;
 use crate::host::RealHost;
@@ -21,12 +21,7 @@ pub fn run(args: RollbackArgs, verbosity: Verbosity, prompting: Prompting) -> an
         }
     }
     if let Some(journal) = &journal {
-        let items: Vec<String> = journal
-            .entries
-            .iter()
-            .rev()
-            .map(|e| e.undo.describe())
-            .collect();
+        let items = journal.pending();
         let header = format!(
             "hakit will undo {} change(s) on this node, newest first (the Elastic IP is never released):",
             items.len()
@@ -60,9 +55,7 @@ fn finish(
     report: &RollbackReport,
     verbosity: Verbosity,
 ) -> anyhow::Result<()> {
-    if args.output.format == Output::Json {
-        println!("{}", serde_json::to_string_pretty(report)?);
-    }
+    super::progress::print_json(&args.output, report)?;
     super::progress::print_report(report, verbosity);
     if report.remaining.is_empty() {
         if verbosity != Verbosity::Quiet {

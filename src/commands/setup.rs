@@ -2,8 +2,8 @@
 
 use super::Verbosity;
 use super::{load_node, SecretsPolicy};
-use crate::apply::{self, ApplyInput, Status};
-use crate::cli::{Output, SetupArgs};
+use crate::apply::{self, ApplyInput, StepReport};
+use crate::cli::SetupArgs;
 use crate::exit::PartiallyApplied;
 use crate::host::{Host, RealHost};
 use crate::journal::{CrashPoint, NodeJournal};
@@ -73,13 +73,8 @@ pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyho
     let mut progress = super::progress::for_stderr(verbosity);
     match apply::apply(&host, &input, progress.as_mut()) {
         Ok(reports) => {
-            if args.output.format == Output::Json {
-                println!("{}", serde_json::to_string_pretty(&reports)?);
-            }
-            let changed = reports
-                .iter()
-                .filter(|r| r.status == Status::Applied)
-                .count();
+            super::progress::print_json(&args.output, &reports)?;
+            let changed = StepReport::changed(&reports);
             eprintln!(
                 "setup finished: {changed} of {} steps changed something",
                 reports.len()

@@ -6,7 +6,7 @@ use crate::config::Cluster;
 use crate::host::Host;
 use crate::journal::{Status, StepReport};
 use anyhow::{bail, Context};
-use hakit_cloud::{Iam, TAG_CLUSTER};
+use hakit_cloud::{Iam, IamRole, InstanceProfile, TAG_CLUSTER};
 use std::path::Path;
 
 /// Create (or confirm) the role, its inline policy and the instance profile, reporting each
@@ -88,32 +88,63 @@ fn role(
     names: &Names,
     cluster: &str,
 ) -> StepResult {
-    let undo = IamUndo::DeleteRole {
-        role: names.role.clone(),
+    let tagged = |r: IamRole| Tagged {
+        cluster: r.cluster,
+        arn: r.arn,
     };
-    if let Some(existing) = iam.role(&names.role)? {
-        if existing.cluster.as_deref() != Some(cluster) {
-            return Err(not_ours(
-                "IAM role",
-                &names.role,
-                cluster,
-                existing.cluster.as_deref(),
-            ));
+    create_tagged(
+        host,
+        journal,
+        Entity {
+            kind: "IAM role",
+            name: &names.role,
+            cluster,
+        },
+        IamUndo::DeleteRole {
+            role: names.role.clone(),
+        },
+        || Ok(iam.role(&names.role)?.map(tagged)),
+        || Ok(tagged(iam.create_role(&names.role, cluster)?)),
+    )
+}
+
+/// An IAM entity hakit creates, named and tagged with the cluster.
+struct Entity<'a> {
+    kind: &'a str,
+    name: &'a str,
+    cluster: &'a str,
+}
+
+/// What IAM says of such an entity: its `hakit:cluster` tag and its ARN.
+struct Tagged {
+    cluster: Option<String>,
+    arn: String,
+}
+
+/// Found and ours: recorded as done (so rollback finds it even if an earlier journal was
+/// lost). Found and not ours: refused, never adopted. Missing: created through the journal,
+/// and refused if someone else's appeared between the look and the create.
+fn create_tagged(
+    host: &dyn Host,
+    journal: &mut IamJournal,
+    entity: Entity<'_>,
+    undo: IamUndo,
+    find: impl FnOnce() -> anyhow::Result<Option<Tagged>>,
+    create: impl FnOnce() -> anyhow::Result<Tagged>,
+) -> StepResult {
+    let refuse = |tag: Option<&str>| not_ours(entity.kind, entity.name, entity.cluster, tag);
+    if let Some(existing) = find()? {
+        if existing.cluster.as_deref() != Some(entity.cluster) {
+            return Err(refuse(existing.cluster.as_deref()));
         }
         journal.record_done(host, undo)?;
         return Ok((Status::AlreadyDone, Some(existing.arn)));
     }
     let index = journal.intend_once(host, undo)?;
-    let created = iam.create_role(&names.role, cluster)?;
-    if created.cluster.as_deref() != Some(cluster) {
-        // Someone else created it between our look and our create.
+    let created = create()?;
+    if created.cluster.as_deref() != Some(entity.cluster) {
         journal.forget(host, index)?;
-        return Err(not_ours(
-            "IAM role",
-            &names.role,
-            cluster,
-            created.cluster.as_deref(),
-        ));
+        return Err(refuse(created.cluster.as_deref()));
     }
     journal.done(host, index)?;
     Ok((Status::Applied, Some(created.arn)))
@@ -156,34 +187,28 @@ fn profile(
     names: &Names,
     cluster: &str,
 ) -> StepResult {
-    let undo = IamUndo::DeleteInstanceProfile {
-        profile: names.profile.clone(),
+    let tagged = |p: InstanceProfile| Tagged {
+        cluster: p.cluster,
+        arn: p.arn,
     };
-    if let Some(existing) = iam.instance_profile(&names.profile)? {
-        if existing.cluster.as_deref() != Some(cluster) {
-            return Err(not_ours(
-                "instance profile",
-                &names.profile,
-                cluster,
-                existing.cluster.as_deref(),
-            ));
-        }
-        journal.record_done(host, undo)?;
-        return Ok((Status::AlreadyDone, Some(existing.arn)));
-    }
-    let index = journal.intend_once(host, undo)?;
-    let created = iam.create_instance_profile(&names.profile, cluster)?;
-    if created.cluster.as_deref() != Some(cluster) {
-        journal.forget(host, index)?;
-        return Err(not_ours(
-            "instance profile",
-            &names.profile,
+    create_tagged(
+        host,
+        journal,
+        Entity {
+            kind: "instance profile",
+            name: &names.profile,
             cluster,
-            created.cluster.as_deref(),
-        ));
-    }
-    journal.done(host, index)?;
-    Ok((Status::Applied, Some(created.arn)))
+        },
+        IamUndo::DeleteInstanceProfile {
+            profile: names.profile.clone(),
+        },
+        || Ok(iam.instance_profile(&names.profile)?.map(tagged)),
+        || {
+            Ok(tagged(
+                iam.create_instance_profile(&names.profile, cluster)?,
+            ))
+        },
+    )
 }
 
 fn add_role(

@@ -222,6 +222,15 @@ impl<M: Meta, C: Change> Journal<M, C> {
         Ok(())
     }
 
+    /// What unwinding would undo, newest first, in words.
+    pub fn pending(&self) -> Vec<String> {
+        self.entries
+            .iter()
+            .rev()
+            .map(|e| e.undo.describe())
+            .collect()
+    }
+
     /// Undo every entry, newest first, with `run`. An entry undone leaves the journal at
     /// once; one that fails is reported and the rest still run. When nothing remains the
     /// journal file is removed.

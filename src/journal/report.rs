@@ -21,6 +21,16 @@ pub struct StepReport {
     pub note: Option<String>,
 }
 
+impl StepReport {
+    /// How many of `reports` changed something.
+    pub fn changed(reports: &[StepReport]) -> usize {
+        reports
+            .iter()
+            .filter(|r| r.status == Status::Applied)
+            .count()
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RollbackReport {
     pub undone: Vec<String>,
