@@ -9,8 +9,8 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod distro;
 pub mod exit;
-pub mod facts;
 pub mod host;
 pub mod iam;
 pub mod journal;
@@ -24,7 +24,6 @@ pub mod role;
 pub mod rollback;
 pub mod secrets;
 pub mod user_file;
-pub mod validator;
 pub mod vendor_repo;
 
 use clap::Parser;

@@ -21,7 +21,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         }
     };
     let files = loaded.render(&secrets, args.node.templates.as_deref())?;
-    let distro = crate::facts::detect();
+    let distro = crate::distro::detect();
     let mut plan = plan::build(PlanInput {
         cluster: &loaded.cluster,
         cluster_bytes: loaded.cluster_text.as_bytes(),

@@ -2,8 +2,9 @@
 
 use super::{load_node, SecretsPolicy};
 use crate::cli::{Output, RenderArgs};
+use crate::host::{Host, RealHost};
 use crate::render;
-use anyhow::bail;
+use anyhow::{bail, Context};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -36,13 +37,22 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
     let mut failures = Vec::new();
     for (file, path) in files.iter().zip(&written) {
         let valid = if args.validate {
-            match crate::validator::run(file, path)? {
+            let argv = render::validate_command(file, path);
+            let verdict =
+                if argv.is_empty() {
+                    None
+                } else {
+                    Some(RealHost.run(&argv).with_context(|| {
+                        format!("running `{}` (is it installed?)", argv.join(" "))
+                    })?)
+                };
+            match verdict {
                 Some(verdict) => {
                     if !verdict.success {
                         failures.push(format!(
                             "{} failed `{}` (exit {:?}):\n{}",
                             path.display(),
-                            verdict.command.join(" "),
+                            argv.join(" "),
                             verdict.code,
                             verdict.output.trim_end()
                         ));

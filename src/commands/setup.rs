@@ -20,7 +20,7 @@ pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyho
         .as_ref()
         .context("the secrets file is required")?;
     let files = loaded.render(secrets, args.node.templates.as_deref())?;
-    let distro = crate::facts::detect();
+    let distro = crate::distro::detect();
     let secrets_text = loaded
         .secrets_text
         .as_deref()

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 #[derive(Debug, Serialize)]
-pub struct Status {
+pub struct NodeStatus {
     pub cluster: String,
     pub node: String,
     pub mode: ModeKind,
@@ -108,7 +108,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
             status
         }
     };
-    let status = Status {
+    let status = NodeStatus {
         cluster: cluster.name.clone(),
         node: node.clone(),
         mode: cluster.mode.kind(),

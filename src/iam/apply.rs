@@ -22,43 +22,43 @@ pub fn apply(
     let names = Names::of(&cluster.name);
     let c = cluster.name.as_str();
     let document = policy(cluster);
-    let steps: [(String, Step); 4] = [
+    let steps: [(String, IamStep); 4] = [
         (
             format!(
                 "create IAM role {} (trusted by ec2.amazonaws.com, tagged {TAG_CLUSTER}={c})",
                 names.role
             ),
-            Step::Role,
+            IamStep::Role,
         ),
         (
             format!(
                 "put inline policy {} on IAM role {} (`hakit iam policy`)",
                 names.policy, names.role
             ),
-            Step::Policy,
+            IamStep::Policy,
         ),
         (
             format!(
                 "create instance profile {} (tagged {TAG_CLUSTER}={c})",
                 names.profile
             ),
-            Step::Profile,
+            IamStep::Profile,
         ),
         (
             format!(
                 "add IAM role {} to instance profile {}",
                 names.role, names.profile
             ),
-            Step::AddRole,
+            IamStep::AddRole,
         ),
     ];
     let mut reports = Vec::new();
     for (i, (text, step)) in steps.iter().enumerate() {
         let (status, note) = match step {
-            Step::Role => role(host, iam, &mut journal, &names, c),
-            Step::Policy => put_policy(host, iam, &mut journal, &names, &document),
-            Step::Profile => profile(host, iam, &mut journal, &names, c),
-            Step::AddRole => add_role(host, iam, &mut journal, &names, c),
+            IamStep::Role => role(host, iam, &mut journal, &names, c),
+            IamStep::Policy => put_policy(host, iam, &mut journal, &names, &document),
+            IamStep::Profile => profile(host, iam, &mut journal, &names, c),
+            IamStep::AddRole => add_role(host, iam, &mut journal, &names, c),
         }
         .with_context(|| format!("step {}: {text}", i + 1))?;
         let report = StepReport {
@@ -72,7 +72,7 @@ pub fn apply(
     Ok(reports)
 }
 
-enum Step {
+enum IamStep {
     Role,
     Policy,
     Profile,

@@ -152,7 +152,7 @@ mod tests {
             ),
             (
                 Undo::RemovePackages {
-                    manager: crate::facts::PackageManager::Apt,
+                    manager: crate::distro::PackageManager::Apt,
                     packages: vec!["keepalived".into()],
                 },
                 r#"{"state":"done","undo":"remove-packages","manager":"apt","packages":["keepalived"]}"#,

@@ -6,7 +6,7 @@ mod step;
 pub use step::{Step, UNKNOWN_MANAGER};
 
 use crate::config::{Cluster, Mode, ModeKind};
-use crate::facts::{Distro, Family};
+use crate::distro::{Distro, Family};
 use crate::host::PackageManager;
 use crate::preflight::{Permission, Verdict};
 use crate::profile::Profile;

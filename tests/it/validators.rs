@@ -99,13 +99,11 @@ fn every_rendering_passes_the_real_validators() {
                         }
                     }
                     for file in files.iter().filter(|f| !f.validate.is_empty()) {
-                        let verdict = hakit::validator::run(file, &file.path)
-                            .expect("validator runs")
-                            .expect("has a validator");
+                        let verdict = validate(file, &file.path);
                         assert!(
                             verdict.success,
                             "{name}: `{}` exited {:?}:\n{}\n--- file ---\n{}",
-                            verdict.command.join(" "),
+                            render::validate_command(file, &file.path).join(" "),
                             verdict.code,
                             verdict.output,
                             file.contents
@@ -114,7 +112,7 @@ fn every_rendering_passes_the_real_validators() {
                             assert!(
                                 !verdict.output.contains(word),
                                 "{name}: `{}` said {word:?}:\n{}",
-                                verdict.command.join(" "),
+                                render::validate_command(file, &file.path).join(" "),
                                 verdict.output
                             );
                         }
@@ -170,12 +168,20 @@ fn a_broken_keepalived_conf_is_caught_by_the_validator() {
     conf.contents.push_str("\nnot_a_keepalived_keyword 1\n");
     let path = root.join("keepalived.conf");
     std::fs::write(&path, &conf.contents).expect("write");
-    let verdict = hakit::validator::run(&conf, &path)
-        .expect("runs")
-        .expect("validator");
+    let verdict = validate(&conf, &path);
     assert!(
         !verdict.success,
         "keepalived -t accepted a broken config:\n{}",
         verdict.output
     );
+}
+
+/// Run `file`'s real validator on `path`, as setup and `render --validate` do.
+fn validate(file: &hakit::render::RenderedFile, path: &Path) -> hakit::host::CommandOutput {
+    use hakit::host::Host;
+    let argv = render::validate_command(file, path);
+    assert!(!argv.is_empty(), "{} has a validator", file.path.display());
+    hakit::host::RealHost
+        .run(&argv)
+        .expect("the validator runs")
 }

@@ -1,4 +1,4 @@
-//! What this machine is, as far as planning needs it: the distribution family from
+//! Which distribution this machine runs, as far as planning needs it: the family from
 //! /etc/os-release (read only; EC2 facts from IMDSv2 come with the cloud module).
 
 pub use crate::host::PackageManager;
