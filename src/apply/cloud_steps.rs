@@ -4,43 +4,49 @@
 //! undone by finding the ENI by its tags.
 
 use super::{files, ApplyInput, StepResult};
-use crate::config::{Aws, Mode};
+use crate::config::{Aws, Cluster, Mode};
 use crate::host::{interface::InterfaceConfig, Host};
 use crate::journal::{NodeJournal, Status, Undo};
 use crate::render::eni_unit;
 use anyhow::{bail, Context};
 use hakit_cloud::{Cloud, NewEni, NodeFacts};
+use std::path::Path;
 
-/// What the AWS steps need.
-pub struct CloudContext<'a> {
+/// What the AWS steps need: EC2, this instance's facts (IMDS), the cluster and its AWS
+/// settings, and the user's template overrides (for the ENI's networkd unit).
+pub struct AwsStep<'a> {
     pub cloud: &'a dyn Cloud,
     pub facts: &'a NodeFacts,
+    pub cluster: &'a Cluster,
+    pub settings: &'a Aws,
+    pub templates: Option<&'a Path>,
 }
 
-fn context<'a>(input: &'a ApplyInput<'_>) -> anyhow::Result<CloudContext<'a>> {
-    match (input.cloud, input.facts) {
-        (Some(cloud), Some(facts)) => Ok(CloudContext { cloud, facts }),
-        _ => bail!("this step needs EC2 access and the instance's metadata (pass --skip-cloud to leave the AWS steps out)"),
+impl<'a> AwsStep<'a> {
+    pub fn of(input: &'a ApplyInput<'_>) -> anyhow::Result<Self> {
+        let Mode::AwsEip(settings) = &input.cluster.mode else {
+            bail!("ENIs and the Elastic IP are only used in aws-eip mode")
+        };
+        match (input.cloud, input.facts) {
+            (Some(cloud), Some(facts)) => Ok(AwsStep {
+                cloud,
+                facts,
+                cluster: input.cluster,
+                settings,
+                templates: input.templates,
+            }),
+            _ => bail!("this step needs EC2 access and the instance's metadata (pass --skip-cloud to leave the AWS steps out)"),
+        }
     }
-}
-
-/// The cloud context and the cluster's AWS settings, for the ENI steps.
-fn aws_context<'a>(input: &'a ApplyInput<'_>) -> anyhow::Result<(CloudContext<'a>, &'a Aws)> {
-    let Mode::AwsEip(aws) = &input.cluster.mode else {
-        bail!("ENIs are only used in aws-eip mode")
-    };
-    Ok((context(input)?, aws))
 }
 
 pub fn create_eni(
     host: &dyn Host,
     journal: &mut NodeJournal,
-    input: &ApplyInput<'_>,
+    s: &AwsStep<'_>,
     node: &str,
 ) -> StepResult {
-    let (ctx, aws) = aws_context(input)?;
-    let cluster = input.cluster;
-    let existing = ctx.cloud.find_enis(&cluster.name, Some(node))?;
+    let existing = s.cloud.find_enis(&s.cluster.name, Some(node))?;
     let pending = journal
         .entries
         .iter()
@@ -48,7 +54,7 @@ pub fn create_eni(
     if let Some(eni) = existing.first() {
         // Ours by its tags: make sure rollback knows its id.
         let undo = Undo::DeleteEni {
-            cluster: cluster.name.clone(),
+            cluster: s.cluster.name.clone(),
             node: node.to_string(),
             eni_id: Some(eni.id.clone()),
         };
@@ -66,31 +72,31 @@ pub fn create_eni(
         None => journal.intend(
             host,
             Undo::DeleteEni {
-                cluster: cluster.name.clone(),
+                cluster: s.cluster.name.clone(),
                 node: node.to_string(),
                 eni_id: None,
             },
         )?,
     };
-    let groups = if aws.security_group_ids.is_empty() {
-        ctx.facts.security_group_ids.clone()
+    let groups = if s.settings.security_group_ids.is_empty() {
+        s.facts.security_group_ids.clone()
     } else {
-        aws.security_group_ids.clone()
+        s.settings.security_group_ids.clone()
     };
-    let token: String = format!("hakit-{}-{}-{}", cluster.name, node, journal.meta.run)
+    let token: String = format!("hakit-{}-{}-{}", s.cluster.name, node, journal.meta.run)
         .chars()
         .take(64)
         .collect();
-    let eni = ctx.cloud.create_eni(&NewEni {
-        cluster: cluster.name.clone(),
+    let eni = s.cloud.create_eni(&NewEni {
+        cluster: s.cluster.name.clone(),
         node: node.to_string(),
         run: journal.meta.run.clone(),
-        subnet_id: ctx.facts.subnet_id.clone(),
+        subnet_id: s.facts.subnet_id.clone(),
         security_group_ids: groups,
         client_token: token,
     })?;
     journal.entries[index].undo = Undo::DeleteEni {
-        cluster: cluster.name.clone(),
+        cluster: s.cluster.name.clone(),
         node: node.to_string(),
         eni_id: Some(eni.id.clone()),
     };
@@ -101,14 +107,12 @@ pub fn create_eni(
 pub fn attach_eni(
     host: &dyn Host,
     journal: &mut NodeJournal,
-    input: &ApplyInput<'_>,
+    s: &AwsStep<'_>,
     node: &str,
 ) -> StepResult {
-    let (ctx, aws) = aws_context(input)?;
-    let cluster = input.cluster;
-    let eni = ctx.cloud.own_eni(&cluster.name, node)?;
+    let eni = s.cloud.own_eni(&s.cluster.name, node)?;
     let attached_here = eni.attachment.as_ref().is_some_and(|a| {
-        a.instance_id.as_deref() == Some(ctx.facts.instance_id.as_str()) && a.status == "attached"
+        a.instance_id.as_deref() == Some(s.facts.instance_id.as_str()) && a.status == "attached"
     });
     if attached_here {
         return Ok((Status::AlreadyDone, None));
@@ -118,7 +122,7 @@ pub fn attach_eni(
             "ENI {} is attached to {} , not to this instance {}: is --node right?",
             eni.id,
             a.instance_id.as_deref().unwrap_or("another instance"),
-            ctx.facts.instance_id
+            s.facts.instance_id
         );
     }
     let index = journal.intend(
@@ -127,9 +131,9 @@ pub fn attach_eni(
             eni_id: eni.id.clone(),
         },
     )?;
-    let attachment = ctx.cloud.attach_eni(&eni.id, &ctx.facts.instance_id)?;
-    if !aws.source_dest_check {
-        ctx.cloud.set_source_dest_check(&eni.id, false)?;
+    let attachment = s.cloud.attach_eni(&eni.id, &s.facts.instance_id)?;
+    if !s.settings.source_dest_check {
+        s.cloud.set_source_dest_check(&eni.id, false)?;
     }
     journal.done(host, index)?;
     Ok((
@@ -145,12 +149,10 @@ pub fn attach_eni(
 pub fn configure_eni(
     host: &dyn Host,
     journal: &mut NodeJournal,
-    input: &ApplyInput<'_>,
+    s: &AwsStep<'_>,
     node: &str,
 ) -> StepResult {
-    let ctx = context(input)?;
-    let cluster = input.cluster;
-    let eni = ctx.cloud.own_eni(&cluster.name, node)?;
+    let eni = s.cloud.own_eni(&s.cluster.name, node)?;
     let mac = eni
         .mac
         .clone()
@@ -180,7 +182,7 @@ pub fn configure_eni(
         &interface,
         &mac,
         &address,
-        &ctx.facts.subnet_cidr,
+        &s.facts.subnet_cidr,
         device_index,
     )?;
     let undo = Undo::UnconfigureInterface {
@@ -206,11 +208,11 @@ pub fn configure_eni(
         journal.done(host, index)?;
     }
     let unit = eni_unit::render(
-        &cluster.paths.network_dir,
-        &cluster.name,
+        &s.cluster.paths.network_dir,
+        &s.cluster.name,
         node,
         &config,
-        input.templates,
+        s.templates,
     )?;
     files::write_rendered(host, journal, &unit)?;
     Ok((
@@ -229,13 +231,12 @@ pub fn configure_eni(
 pub fn associate_eip(
     host: &dyn Host,
     journal: &mut NodeJournal,
-    input: &ApplyInput<'_>,
+    s: &AwsStep<'_>,
     node: &str,
     allocation_id: &str,
 ) -> StepResult {
-    let ctx = context(input)?;
-    let eni = ctx.cloud.own_eni(&input.cluster.name, node)?;
-    let address = ctx.cloud.address(allocation_id)?;
+    let eni = s.cloud.own_eni(&s.cluster.name, node)?;
+    let address = s.cloud.address(allocation_id)?;
     if address.network_interface_id.as_deref() == Some(eni.id.as_str()) {
         return Ok((Status::AlreadyDone, None));
     }
@@ -244,7 +245,7 @@ pub fn associate_eip(
         eni_id: eni.id.clone(),
     };
     let index = journal.intend(host, undo)?;
-    let after = ctx.cloud.associate_eip(allocation_id, &eni.id)?;
+    let after = s.cloud.associate_eip(allocation_id, &eni.id)?;
     journal.done(host, index)?;
     Ok((
         Status::Applied,

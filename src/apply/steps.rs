@@ -2,7 +2,8 @@
 //! do it, mark it done. The larger bodies live beside this file (files, vendor
 //! repository, AWS).
 
-use super::{cloud_steps, files, vendor_repo, ApplyInput, StepResult};
+use super::cloud_steps::{self, AwsStep};
+use super::{files, vendor_repo, ApplyInput, StepResult};
 use crate::host::Host;
 use crate::journal::{NodeJournal, Status, Undo};
 use crate::plan::Step;
@@ -89,13 +90,19 @@ pub(super) fn apply_step(
         {
             Ok((Status::Skipped, Some("--skip-cloud".into())))
         }
-        Step::CreateEni { node, .. } => cloud_steps::create_eni(host, journal, input, node),
-        Step::AttachEni { node } => cloud_steps::attach_eni(host, journal, input, node),
-        Step::ConfigureEni { node } => cloud_steps::configure_eni(host, journal, input, node),
+        Step::CreateEni { node, .. } => {
+            cloud_steps::create_eni(host, journal, &AwsStep::of(input)?, node)
+        }
+        Step::AttachEni { node } => {
+            cloud_steps::attach_eni(host, journal, &AwsStep::of(input)?, node)
+        }
+        Step::ConfigureEni { node } => {
+            cloud_steps::configure_eni(host, journal, &AwsStep::of(input)?, node)
+        }
         Step::AssociateElasticIp {
             allocation_id,
             node,
-        } => cloud_steps::associate_eip(host, journal, input, node, allocation_id),
+        } => cloud_steps::associate_eip(host, journal, &AwsStep::of(input)?, node, allocation_id),
         Step::WriteFile { file } => files::write_rendered(host, journal, file),
         Step::ValidateFile { path, command } => {
             let out = host.run(command)?;

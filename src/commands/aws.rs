@@ -1,7 +1,7 @@
 //! Building the EC2 client and reading this instance's facts, for the commands that need them.
 
 use crate::config::{Cluster, Mode};
-use hakit_cloud::{Ec2Cloud, Imds, Limits, NodeFacts};
+use hakit_cloud::{Ec2Cloud, Endpoint, Imds, Limits, NodeFacts};
 
 /// This instance's facts from IMDSv2, checked against the cluster file.
 pub fn facts(cluster: &Cluster, node: &str) -> anyhow::Result<NodeFacts> {
@@ -29,5 +29,8 @@ pub fn ec2(cluster: &Cluster, facts: Option<&NodeFacts>) -> anyhow::Result<Ec2Cl
         Mode::L2Vip(_) => (None, None),
     };
     let region = region.or_else(|| facts.map(|f| f.region.clone()));
-    Ok(Ec2Cloud::new(region, endpoint, Limits::default())?)
+    Ok(Ec2Cloud::connect(
+        &Endpoint::default_chain(region, endpoint),
+        Limits::default(),
+    )?)
 }

@@ -7,7 +7,7 @@ use crate::exit::{IamPartiallyApplied, UsageError};
 use crate::host::RealHost;
 use crate::iam::{self, Names};
 use crate::journal::{layout, StepReport};
-use hakit_cloud::{IamCloud, Limits};
+use hakit_cloud::{Endpoint, IamCloud, Limits};
 use std::path::PathBuf;
 
 pub fn run(
@@ -33,7 +33,10 @@ fn client(cluster: &Cluster) -> anyhow::Result<IamCloud> {
         Mode::AwsEip(aws) => aws.region.clone(),
         Mode::L2Vip(_) => None,
     };
-    Ok(IamCloud::new(region, None, Limits::default())?)
+    Ok(IamCloud::connect(
+        &Endpoint::default_chain(region, None),
+        Limits::default(),
+    )?)
 }
 
 fn state_dir(args: &IamArgs, cluster: &Cluster) -> PathBuf {

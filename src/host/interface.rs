@@ -89,29 +89,25 @@ impl InterfaceConfig {
                 &table,
             ]),
             // Delete first so a repeated setup does not stack identical rules.
-            Self::argv(&[
-                "ip",
-                "rule",
-                "del",
-                "from",
-                &self.address.to_string(),
-                "lookup",
-                &table,
-                "priority",
-                &table,
-            ]),
-            Self::argv(&[
-                "ip",
-                "rule",
-                "add",
-                "from",
-                &self.address.to_string(),
-                "lookup",
-                &table,
-                "priority",
-                &table,
-            ]),
+            self.rule("del"),
+            self.rule("add"),
         ]
+    }
+
+    /// `ip rule VERB from ADDRESS lookup TABLE priority TABLE`.
+    fn rule(&self, verb: &str) -> Vec<String> {
+        let table = self.table.to_string();
+        Self::argv(&[
+            "ip",
+            "rule",
+            verb,
+            "from",
+            &self.address.to_string(),
+            "lookup",
+            &table,
+            "priority",
+            &table,
+        ])
     }
 
     /// Undo of `up_commands`; failures of these mean "already gone".

@@ -10,9 +10,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 fn cloud(endpoint: &str) -> Ec2Cloud {
-    Ec2Cloud::with_endpoint(
-        endpoint,
-        REGION,
+    Ec2Cloud::connect(
+        &hakit_cloud::Endpoint::emulator(endpoint, REGION),
         Limits {
             poll_interval: Duration::from_millis(20),
             ..Limits::default()
@@ -177,7 +176,11 @@ fn throttling_and_5xx_are_retried_then_reported_clearly() {
         poll_interval: Duration::from_millis(20),
         ..Limits::default()
     };
-    let c = Ec2Cloud::with_endpoint(&proxy.endpoint(), REGION, limits).expect("client");
+    let c = Ec2Cloud::connect(
+        &hakit_cloud::Endpoint::emulator(&proxy.endpoint(), REGION),
+        limits,
+    )
+    .expect("client");
     let enis = attached_enis(&c, &world, "faults");
     let before = proxy.requests.load(std::sync::atomic::Ordering::SeqCst);
     proxy.inject(Fault::Throttle, 2);

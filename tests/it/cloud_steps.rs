@@ -29,9 +29,8 @@ struct Lab {
 fn lab(name: &str) -> Option<Lab> {
     let moto = Moto::start()?;
     let world = prepare(&moto.endpoint);
-    let cloud = Ec2Cloud::with_endpoint(
-        &moto.endpoint,
-        REGION,
+    let cloud = Ec2Cloud::connect(
+        &hakit_cloud::Endpoint::emulator(&moto.endpoint, REGION),
         Limits {
             poll_interval: Duration::from_millis(20),
             ..Limits::default()

@@ -68,9 +68,8 @@ impl Lab {
 }
 
 fn client(endpoint: &str) -> IamCloud {
-    IamCloud::with_endpoint(
-        endpoint,
-        REGION,
+    IamCloud::connect(
+        &hakit_cloud::Endpoint::emulator(endpoint, REGION),
         Limits {
             max_attempts: 4,
             initial_backoff: Duration::from_millis(10),

@@ -6,102 +6,17 @@ use crate::cloud::{
     Action, Address, Attachment, Cloud, Eni, NewEni, Probe, TAG_CLUSTER, TAG_NODE, TAG_RUN,
     TAG_STATE,
 };
+use crate::connect::{load_config, sdk_err, Endpoint, Limits};
 use crate::error::CloudError;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::BehaviorVersion;
-use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, NetworkInterface, ResourceType, Tag, TagSpecification,
 };
 use aws_sdk_ec2::Client;
-use std::time::Duration;
-
-/// Bounds for retries and waits.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    pub max_attempts: u32,
-    pub initial_backoff: Duration,
-    pub operation_timeout: Duration,
-    pub poll_interval: Duration,
-    pub poll_attempts: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_attempts: 5,
-            initial_backoff: Duration::from_millis(50),
-            operation_timeout: Duration::from_secs(20),
-            poll_interval: Duration::from_millis(200),
-            poll_attempts: 50,
-        }
-    }
-}
 
 pub struct Ec2Cloud {
     rt: tokio::runtime::Runtime,
     client: Client,
     limits: Limits,
-}
-
-pub(crate) fn sdk_err<E, R>(op: &str, err: SdkError<E, R>) -> CloudError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
-{
-    let code = err.code().map(str::to_string);
-    let message = match err.message() {
-        Some(m) => m.to_string(),
-        None => format!("{}", aws_sdk_ec2::error::DisplayErrorContext(&err)),
-    };
-    CloudError::new(op, code, message)
-}
-
-/// The SDK configuration every hakit client shares: the SDK's standard retry mode (jittered
-/// exponential backoff on throttling and 5xx, bounded by `limits`), operation timeouts,
-/// `region` or the default chain, `endpoint` or `AWS_ENDPOINT_URL[_<SERVICE>]`, and
-/// credentials from the default chain (or static ones for an emulator).
-pub(crate) fn load_config(
-    region: Option<String>,
-    endpoint: Option<String>,
-    static_credentials: bool,
-    limits: &Limits,
-) -> Result<(tokio::runtime::Runtime, aws_config::SdkConfig), CloudError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CloudError::new("starting the async runtime", None, e.to_string()))?;
-    let retry = RetryConfig::standard()
-        .with_max_attempts(limits.max_attempts)
-        .with_initial_backoff(limits.initial_backoff)
-        .with_max_backoff(Duration::from_secs(2));
-    let timeouts = TimeoutConfig::builder()
-        .operation_timeout(limits.operation_timeout)
-        .operation_attempt_timeout(Duration::from_secs(5))
-        .connect_timeout(Duration::from_secs(2))
-        .build();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(retry)
-        .timeout_config(timeouts);
-    if let Some(region) = region {
-        loader = loader.region(aws_config::Region::new(region));
-    }
-    if let Some(endpoint) = endpoint {
-        loader = loader.endpoint_url(endpoint);
-    }
-    if static_credentials {
-        let creds = aws_sdk_ec2::config::Credentials::new(
-            "emulator",
-            "emulator",
-            None,
-            None,
-            "hakit-static",
-        );
-        loader = loader.credentials_provider(creds);
-    }
-    let config = rt.block_on(loader.load());
-    Ok((rt, config))
 }
 
 /// Some EC2 implementations send an empty element for "none".
@@ -154,35 +69,9 @@ fn eni_from(n: &NetworkInterface) -> Eni {
 }
 
 impl Ec2Cloud {
-    /// A client for `region` (or the SDK's default chain: `AWS_REGION`, profile, IMDS), with
-    /// credentials from the default chain and `AWS_ENDPOINT_URL[_EC2]` honoured.
-    /// `endpoint` overrides the EC2 endpoint (a VPC endpoint, or a lab's emulator).
-    pub fn new(
-        region: Option<String>,
-        endpoint: Option<String>,
-        limits: Limits,
-    ) -> Result<Self, CloudError> {
-        Self::build(region, endpoint, false, limits)
-    }
-
-    /// The same client against an explicit endpoint with static credentials: for an EC2
-    /// emulator without touching the process environment.
-    pub fn with_endpoint(endpoint: &str, region: &str, limits: Limits) -> Result<Self, CloudError> {
-        Self::build(
-            Some(region.to_string()),
-            Some(endpoint.to_string()),
-            true,
-            limits,
-        )
-    }
-
-    fn build(
-        region: Option<String>,
-        endpoint: Option<String>,
-        static_credentials: bool,
-        limits: Limits,
-    ) -> Result<Self, CloudError> {
-        let (rt, config) = load_config(region, endpoint, static_credentials, &limits)?;
+    /// A client for `endpoint` (region, endpoint override, credentials; see [`Endpoint`]).
+    pub fn connect(endpoint: &Endpoint, limits: Limits) -> Result<Self, CloudError> {
+        let (rt, config) = load_config(endpoint, &limits)?;
         if config.region().is_none() {
             return Err(CloudError::new(
                 "loading the AWS configuration",

@@ -25,7 +25,7 @@ use crate::cloud::{
     Action, Address, Attachment, Cloud, Eni, NewEni, Probe, TAG_CLUSTER, TAG_NODE, TAG_RUN,
     TAG_STATE,
 };
-use crate::ec2::Limits;
+use crate::connect::Limits;
 use crate::error::CloudError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;

@@ -4,7 +4,7 @@
 //! standard retry mode. Every call says which `iam:` action it needs, so an `AccessDenied`
 //! names what is missing.
 
-use crate::ec2::{load_config, sdk_err, Limits};
+use crate::connect::{load_config, sdk_err, Endpoint, Limits};
 use crate::error::CloudError;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::Tag;
@@ -157,34 +157,10 @@ pub fn decode_policy_document(text: &str) -> String {
 }
 
 impl IamCloud {
-    /// A client with credentials from the default chain, `AWS_ENDPOINT_URL[_IAM]` honoured.
-    /// `region` picks the partition; without one (and none in the default chain) IAM is
-    /// addressed through us-east-1, as the AWS CLI does.
-    pub fn new(
-        region: Option<String>,
-        endpoint: Option<String>,
-        limits: Limits,
-    ) -> Result<Self, CloudError> {
-        Self::build(region, endpoint, false, limits)
-    }
-
-    /// The same client against an explicit endpoint with static credentials (an emulator).
-    pub fn with_endpoint(endpoint: &str, region: &str, limits: Limits) -> Result<Self, CloudError> {
-        Self::build(
-            Some(region.to_string()),
-            Some(endpoint.to_string()),
-            true,
-            limits,
-        )
-    }
-
-    fn build(
-        region: Option<String>,
-        endpoint: Option<String>,
-        static_credentials: bool,
-        limits: Limits,
-    ) -> Result<Self, CloudError> {
-        let (rt, mut config) = load_config(region, endpoint, static_credentials, &limits)?;
+    /// A client for `endpoint`. The region picks the partition; without one (and none in
+    /// the default chain) IAM is addressed through us-east-1, as the AWS CLI does.
+    pub fn connect(endpoint: &Endpoint, limits: Limits) -> Result<Self, CloudError> {
+        let (rt, mut config) = load_config(endpoint, &limits)?;
         if config.region().is_none() {
             config = config
                 .into_builder()

@@ -4,6 +4,7 @@
 //! through aws-sdk-iam, behind the [`Iam`] trait.
 
 mod cloud;
+mod connect;
 mod ec2;
 mod error;
 mod fake;
@@ -14,7 +15,8 @@ pub use cloud::{
     pick_own_eni, Action, Address, Attachment, Cloud, Eni, NewEni, Probe, TAG_CLUSTER, TAG_NODE,
     TAG_RUN, TAG_STATE,
 };
-pub use ec2::{Ec2Cloud, Limits};
+pub use connect::{Endpoint, Limits};
+pub use ec2::Ec2Cloud;
 pub use error::CloudError;
 pub use fake::FakeCloud;
 pub use iam::{decode_policy_document, Iam, IamCloud, IamRole, InstanceProfile, EC2_TRUST_POLICY};
