@@ -36,6 +36,10 @@ pub struct Profile {
     pub config_dir: String,
     /// Whether `[[backend]]` entries are required.
     pub needs_backends: bool,
+    /// Whether `systemctl reload` of the service applies a new config (setup then reloads
+    /// instead of restarting it).
+    #[serde(default)]
+    pub reload: bool,
     pub packages: Packages,
     #[serde(default)]
     pub vendor_repo: Option<VendorRepo>,

@@ -103,7 +103,15 @@ pub(super) fn apply_step(
             allocation_id,
             node,
         } => cloud_steps::associate_eip(host, journal, &AwsStep::of(input)?, node, allocation_id),
-        Step::WriteFile { file } => files::write_rendered(host, journal, file),
+        Step::WriteFile { file, reloads } => {
+            let (status, note) = files::write_rendered(host, journal, file)?;
+            if let (Status::Applied, Some(service)) = (status, reloads) {
+                if journal.meta.reload_due.insert(service.clone()) {
+                    journal.save(host)?;
+                }
+            }
+            Ok((status, note))
+        }
         Step::ValidateFile { path, command } => {
             let out = host.run(command)?;
             if !out.success {
@@ -142,12 +150,21 @@ pub(super) fn apply_step(
             journal.done(host, index)?;
             done(Status::Applied)
         }
-        Step::RestartService { service } => {
+        Step::RestartService {
+            service, reload, ..
+        } => {
             if input.no_start {
                 return Ok((Status::Skipped, Some("--no-start".into())));
             }
             require_systemd(host)?;
-            let was_active = host.service_active(service)?;
+            let active = host.service_active(service)?;
+            let due = journal.meta.reload_due.contains(service);
+            if active && !due {
+                return Ok((
+                    Status::AlreadyDone,
+                    Some("running, its configuration unchanged: left alone".into()),
+                ));
+            }
             let recorded = journal.entries.iter().any(
                 |e| matches!(&e.undo, Undo::RevertServiceState { name, .. } if name == service),
             );
@@ -158,15 +175,27 @@ pub(super) fn apply_step(
                     host,
                     Undo::RevertServiceState {
                         name: service.clone(),
-                        was_active,
+                        was_active: active,
                     },
                 )?)
             };
-            host.systemctl("restart", service)?;
-            if let Some(index) = index {
-                journal.done(host, index)?;
+            let verb = if active && *reload {
+                "reload"
+            } else {
+                "restart"
+            };
+            host.systemctl(verb, service)?;
+            journal.meta.reload_due.remove(service);
+            match index {
+                Some(index) => journal.done(host, index)?,
+                None => journal.save(host)?,
             }
-            done(Status::Applied)
+            let note = match (active, verb) {
+                (false, _) => "started",
+                (true, "reload") => "reloaded: its configuration changed",
+                _ => "restarted: its configuration changed",
+            };
+            Ok((Status::Applied, Some(note.into())))
         }
     }
 }

@@ -38,6 +38,8 @@ pub struct FakeHost {
     /// Crash test: the n-th call (1-based) that would change something fails, and so does
     /// every later one, as if the process had died just before it.
     pub crash_at_call: std::cell::Cell<Option<usize>>,
+    /// Units systemd does not know (their package is gone).
+    pub missing_units: RefCell<BTreeSet<String>>,
     ops: std::cell::Cell<usize>,
 }
 
@@ -217,6 +219,10 @@ impl Host for FakeHost {
         self.systemd
     }
 
+    fn service_exists(&self, name: &str) -> anyhow::Result<bool> {
+        Ok(!self.missing_units.borrow().contains(name))
+    }
+
     fn service_enabled(&self, name: &str) -> anyhow::Result<bool> {
         Ok(self.state.borrow().enabled.contains(name))
     }
@@ -227,6 +233,9 @@ impl Host for FakeHost {
 
     fn systemctl(&self, verb: &str, name: &str) -> anyhow::Result<()> {
         self.op(&format!("systemctl-{verb}"), name.to_string())?;
+        if self.missing_units.borrow().contains(name) {
+            bail!("Unit {name}.service not found.");
+        }
         let mut state = self.state.borrow_mut();
         match verb {
             "enable" => {
@@ -241,6 +250,10 @@ impl Host for FakeHost {
             "stop" => {
                 state.running.remove(name);
             }
+            "reload" if !state.running.contains(name) => {
+                bail!("Job for {name}.service failed: the unit is not active")
+            }
+            "reload" => {}
             other => bail!("unknown systemctl verb {other}"),
         }
         Ok(())

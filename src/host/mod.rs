@@ -107,9 +107,11 @@ pub trait Host {
     fn fetch(&self, url: &str) -> anyhow::Result<Vec<u8>>;
     /// Whether systemd manages services here (it is PID 1).
     fn has_systemd(&self) -> bool;
+    /// Whether systemd knows a unit by this name (its package may be gone).
+    fn service_exists(&self, name: &str) -> anyhow::Result<bool>;
     fn service_enabled(&self, name: &str) -> anyhow::Result<bool>;
     fn service_active(&self, name: &str) -> anyhow::Result<bool>;
-    /// `systemctl enable|disable|restart|stop NAME`.
+    /// `systemctl enable|disable|restart|reload|stop NAME`.
     fn systemctl(&self, verb: &str, name: &str) -> anyhow::Result<()>;
     /// The network interface with this MAC address, if any.
     fn interface_by_mac(&self, mac: &str) -> anyhow::Result<Option<String>>;

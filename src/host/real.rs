@@ -274,6 +274,16 @@ impl Host for RealHost {
         Path::new("/run/systemd/system").is_dir()
     }
 
+    fn service_exists(&self, name: &str) -> anyhow::Result<bool> {
+        let unit = if name.contains('.') {
+            name.to_string()
+        } else {
+            format!("{name}.service")
+        };
+        let out = command(&["systemctl", "list-unit-files", "--no-legend", &unit])?;
+        Ok(out.success && out.output.contains(&unit))
+    }
+
     fn service_enabled(&self, name: &str) -> anyhow::Result<bool> {
         Ok(command(&["systemctl", "is-enabled", "--quiet", name])?.success)
     }

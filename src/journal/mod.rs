@@ -29,6 +29,12 @@ pub trait Change: Clone + PartialEq + Serialize + DeserializeOwned {
     fn holds_journal(&self, _journal_dir: &Path) -> bool {
         false
     }
+
+    /// Whether this is undone after every other change, whatever its place in the journal
+    /// (a service goes back to its earlier state only once its config is back).
+    fn late(&self) -> bool {
+        false
+    }
 }
 
 /// The journal's header besides its entries (cluster, node, ...).
@@ -231,9 +237,9 @@ impl<M: Meta, C: Change> Journal<M, C> {
             .collect()
     }
 
-    /// Undo every entry, newest first, with `run`. An entry undone leaves the journal at
-    /// once; one that fails is reported and the rest still run. When nothing remains the
-    /// journal file is removed.
+    /// Undo every entry, newest first (the [`Change::late`] ones after all others), with
+    /// `run`. An entry undone leaves the journal at once; one that fails is reported and the
+    /// rest still run. When nothing remains the journal file is removed.
     pub fn unwind(
         &mut self,
         host: &dyn Host,
@@ -242,8 +248,13 @@ impl<M: Meta, C: Change> Journal<M, C> {
         let mut report = RollbackReport::default();
         // Once the journal's own directory is removed there is no journal left to update.
         let mut journal_gone = false;
-        for i in (0..self.entries.len()).rev() {
-            let entry = self.entries[i].clone();
+        let order: Vec<Entry<C>> = {
+            let newest_first = self.entries.iter().rev();
+            let (late, early): (Vec<_>, Vec<_>) =
+                newest_first.cloned().partition(|e| e.undo.late());
+            early.into_iter().chain(late).collect()
+        };
+        for entry in order {
             let what = entry.undo.describe();
             if entry.undo.holds_journal(self.dir()) {
                 if !report.remaining.is_empty() {
@@ -258,7 +269,9 @@ impl<M: Meta, C: Change> Journal<M, C> {
             match run(&entry) {
                 Ok(()) => {
                     report.undone.push(what);
-                    self.entries.remove(i);
+                    if let Some(i) = self.entries.iter().position(|e| *e == entry) {
+                        self.entries.remove(i);
+                    }
                     if !journal_gone {
                         self.save(host)?;
                     }

@@ -5,6 +5,7 @@ use super::{layout, Journal, Meta, StoreOwner, Undo, UndoContext};
 use crate::host::{Host, Ownership};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,6 +15,9 @@ pub struct NodeMeta {
     /// Random id of the setup that started this journal (the `hakit:run` tag).
     #[serde(default)]
     pub run: String,
+    /// Services whose config setup changed and that have not loaded it yet.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub reload_due: BTreeSet<String>,
 }
 
 impl Meta for NodeMeta {
@@ -78,6 +82,7 @@ impl Journal<NodeMeta, Undo> {
                     cluster: cluster.into(),
                     node: node.into(),
                     run: crate::secrets::random_token(12)?.to_lowercase(),
+                    reload_due: BTreeSet::new(),
                 },
                 StoreOwner::Root,
             )),
@@ -222,6 +227,7 @@ mod tests {
                 cluster: "demo".into(),
                 node: "n1".into(),
                 run: "abc".into(),
+                reload_due: BTreeSet::new(),
             },
             StoreOwner::Root,
         );

@@ -38,6 +38,7 @@ pub enum Undo {
         name: String,
     },
     /// Stop it if it was not running before, otherwise restart it on the restored config.
+    /// Undone after every other change, so its config is back first.
     RevertServiceState {
         name: String,
         was_active: bool,
@@ -129,6 +130,10 @@ impl Change for Undo {
     fn holds_journal(&self, journal_dir: &Path) -> bool {
         matches!(self, Undo::RemoveDir { path } if path == journal_dir)
     }
+
+    fn late(&self) -> bool {
+        matches!(self, Undo::RevertServiceState { .. })
+    }
 }
 
 impl Undo {
@@ -181,9 +186,15 @@ impl Undo {
                 }
                 Ok(())
             }
-            Undo::DisableService { name } => host.systemctl("disable", name),
+            // A unit that is gone (its package removed) is already disabled and stopped.
+            Undo::DisableService { name } => {
+                if !host.has_systemd() || !host.service_exists(name)? {
+                    return Ok(());
+                }
+                host.systemctl("disable", name)
+            }
             Undo::RevertServiceState { name, was_active } => {
-                if !host.has_systemd() {
+                if !host.has_systemd() || !host.service_exists(name)? {
                     return Ok(());
                 }
                 host.systemctl(if *was_active { "restart" } else { "stop" }, name)

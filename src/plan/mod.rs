@@ -10,11 +10,12 @@ use crate::distro::{Distro, Family};
 use crate::host::PackageManager;
 use crate::preflight::{Permission, Verdict};
 use crate::profile::Profile;
-use crate::render::{validate_command, RenderedFile};
+use crate::render::{validate_command, FileKind, RenderedFile};
 use crate::role::{Role, Target};
 use crate::vendor_repo;
 use serde::Serialize;
 use std::fmt;
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -118,7 +119,15 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         }
     }
     for file in files {
-        steps.push(Step::WriteFile { file: file.clone() });
+        let reloads = match file.kind {
+            FileKind::KeepalivedConf => Some("keepalived".to_string()),
+            FileKind::ProxyConfig => Some(profile.service.clone()),
+            _ => None,
+        };
+        steps.push(Step::WriteFile {
+            file: file.clone(),
+            reloads,
+        });
     }
     for file in files.iter().filter(|f| !f.validate.is_empty()) {
         steps.push(Step::ValidateFile {
@@ -126,12 +135,29 @@ pub fn build(input: PlanInput<'_>) -> Plan {
             command: validate_command(file, &file.path),
         });
     }
-    for service in [profile.service.as_str(), "keepalived"] {
+    let configs = |kind: FileKind| -> Vec<PathBuf> {
+        files
+            .iter()
+            .filter(|f| f.kind == kind)
+            .map(|f| f.path.clone())
+            .collect()
+    };
+    for (service, configs, reload) in [
+        (
+            profile.service.as_str(),
+            configs(FileKind::ProxyConfig),
+            profile.reload,
+        ),
+        // keepalived reloads on SIGHUP (the unit's ExecReload), keeping its VRRP state.
+        ("keepalived", configs(FileKind::KeepalivedConf), true),
+    ] {
         steps.push(Step::EnableService {
             service: service.to_string(),
         });
         steps.push(Step::RestartService {
             service: service.to_string(),
+            configs,
+            reload,
         });
     }
     Plan {

@@ -66,9 +66,12 @@ pub enum Step {
         node: String,
     },
     /// Write a rendered file (shown as its path, kind, mode and owner; never its contents).
+    /// When it changes, the service named in `reloads` is due a reload (kept in the
+    /// journal until done, so a crash in between cannot lose it).
     #[serde(serialize_with = "file_summary")]
     WriteFile {
         file: RenderedFile,
+        reloads: Option<String>,
     },
     ValidateFile {
         path: PathBuf,
@@ -77,8 +80,15 @@ pub enum Step {
     EnableService {
         service: String,
     },
+    /// Start the service if it is not running; if it runs and one of its config files
+    /// changed since it last loaded them, reload it (or restart it, where it cannot
+    /// reload). A re-run that changed nothing leaves it alone: no restart, no failover.
     RestartService {
         service: String,
+        /// The files the service reads its configuration from.
+        configs: Vec<PathBuf>,
+        /// Whether `systemctl reload` applies a new config (keepalived, haproxy).
+        reload: bool,
     },
 }
 
@@ -92,7 +102,11 @@ pub(super) fn manager_name<S: Serializer>(
     s.serialize_str(m.map_or(UNKNOWN_MANAGER, PackageManager::as_str))
 }
 
-fn file_summary<S: Serializer>(file: &RenderedFile, s: S) -> Result<S::Ok, S::Error> {
+fn file_summary<S: Serializer>(
+    file: &RenderedFile,
+    _reloads: &Option<String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     #[derive(Serialize)]
     struct Summary<'a> {
         path: &'a PathBuf,
@@ -178,7 +192,7 @@ impl fmt::Display for Step {
             } => {
                 write!(f, "associate Elastic IP {allocation_id} with {node}'s ENI (reassociation allowed, read back)")
             }
-            Step::WriteFile { file } => write!(
+            Step::WriteFile { file, .. } => write!(
                 f,
                 "write {} ({}, {} {}:{})",
                 file.path.display(),
@@ -194,8 +208,19 @@ impl fmt::Display for Step {
                 command.join(" ")
             ),
             Step::EnableService { service } => write!(f, "enable {service} at boot"),
-            Step::RestartService { service } => {
-                write!(f, "restart {service} with the new configuration")
+            Step::RestartService {
+                service,
+                configs,
+                reload,
+            } => {
+                write!(f, "start {service} if it is not running")?;
+                if !configs.is_empty() {
+                    let paths: Vec<String> =
+                        configs.iter().map(|p| p.display().to_string()).collect();
+                    let how = if *reload { "reload" } else { "restart" };
+                    write!(f, "; {how} it if {} changed", paths.join(", "))?;
+                }
+                Ok(())
             }
         }
     }
@@ -219,6 +244,7 @@ mod tests {
     #[test]
     fn a_file_step_shows_its_summary_and_never_its_contents() {
         let step = Step::WriteFile {
+            reloads: Some("keepalived".into()),
             file: RenderedFile {
                 path: "/etc/keepalived/keepalived.conf".into(),
                 kind: FileKind::KeepalivedConf,

@@ -38,7 +38,8 @@ fn plan_on_every_shipped_example_needs_no_aws_and_prints_steps() {
         assert!(out.status.success(), "{example}: {}", stderr(&out));
         let text = stdout(&out);
         assert!(
-            text.contains("keepalived.conf") && text.contains("restart keepalived"),
+            text.contains("keepalived.conf")
+                && text.contains("start keepalived if it is not running; reload it if"),
             "{example}: {text}"
         );
         assert!(

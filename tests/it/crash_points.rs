@@ -124,7 +124,14 @@ fn existing_conf() -> FakeHost {
 #[test]
 fn every_step_kind_is_rolled_back_from_a_crash_at_any_journal_event() {
     let none = host;
-    let write = |c: &'static str| move || vec![Step::WriteFile { file: conf_file(c) }];
+    let write = |c: &'static str| {
+        move || {
+            vec![Step::WriteFile {
+                file: conf_file(c),
+                reloads: Some("keepalived".into()),
+            }]
+        }
+    };
     let cases: Vec<(&str, usize)> = vec![
         (
             "create directory (with a missing parent)",
@@ -202,6 +209,8 @@ fn every_step_kind_is_rolled_back_from_a_crash_at_any_journal_event() {
                     },
                     Step::RestartService {
                         service: "haproxy".into(),
+                        configs: vec![],
+                        reload: true,
                     },
                 ]
             }),

@@ -50,6 +50,7 @@ pub(crate) fn conf_file(contents: &str) -> RenderedFile {
 fn write_step(contents: &str) -> Step {
     Step::WriteFile {
         file: conf_file(contents),
+        reloads: Some("keepalived".into()),
     }
 }
 
@@ -292,6 +293,8 @@ fn services_are_not_touched_with_no_start_and_need_systemd_otherwise() {
         },
         Step::RestartService {
             service: "keepalived".into(),
+            configs: vec![],
+            reload: true,
         },
     ];
     assert_eq!(
@@ -311,6 +314,8 @@ fn restart_is_undone_by_stopping_a_service_that_was_not_running() {
         &h,
         vec![Step::RestartService {
             service: "haproxy".into(),
+            configs: vec![],
+            reload: true,
         }],
         false,
     )
@@ -318,6 +323,133 @@ fn restart_is_undone_by_stopping_a_service_that_was_not_running() {
     assert!(h.service_active("haproxy").expect("state"));
     rollback(&h, None, Path::new(STATE), false).expect("rollback");
     assert!(!h.service_active("haproxy").expect("state"));
+}
+
+/// A host where keepalived runs with a hand-made config.
+fn running_keepalived() -> FakeHost {
+    let h = host();
+    h.write_atomic(
+        Path::new("/etc/keepalived/keepalived.conf"),
+        b"hand-made\n",
+        &Ownership::root(0o644),
+    )
+    .expect("seed");
+    h.state.borrow_mut().running.insert("keepalived".into());
+    h.calls.borrow_mut().clear();
+    h
+}
+
+fn keepalived_steps(conf: &str) -> Vec<Step> {
+    vec![
+        write_step(conf),
+        Step::RestartService {
+            service: "keepalived".into(),
+            configs: vec![PathBuf::from("/etc/keepalived/keepalived.conf")],
+            reload: true,
+        },
+    ]
+}
+
+fn service_calls(h: &FakeHost) -> Vec<String> {
+    h.calls
+        .borrow()
+        .iter()
+        .filter(|c| c.starts_with("systemctl-"))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_running_service_is_reloaded_when_its_config_changed_and_left_alone_when_not() {
+    let h = running_keepalived();
+    assert_eq!(
+        run(&h, keepalived_steps("hakit's\n"), false).expect("setup"),
+        vec![Status::Applied, Status::Applied]
+    );
+    assert_eq!(service_calls(&h), vec!["systemctl-reload keepalived"]);
+    h.calls.borrow_mut().clear();
+    // The same again: nothing changed, so nothing is restarted or reloaded (no failover).
+    assert_eq!(
+        run(&h, keepalived_steps("hakit's\n"), false).expect("re-run"),
+        vec![Status::AlreadyDone, Status::AlreadyDone]
+    );
+    assert_eq!(service_calls(&h), Vec::<String>::new());
+    // A changed config: reloaded, not restarted.
+    assert_eq!(
+        run(&h, keepalived_steps("hakit's, changed\n"), false).expect("change"),
+        vec![Status::Applied, Status::Applied]
+    );
+    assert_eq!(service_calls(&h), vec!["systemctl-reload keepalived"]);
+    // A stopped service is started whatever changed.
+    h.state.borrow_mut().running.clear();
+    h.calls.borrow_mut().clear();
+    run(&h, keepalived_steps("hakit's, changed\n"), false).expect("start");
+    assert_eq!(service_calls(&h), vec!["systemctl-restart keepalived"]);
+}
+
+#[test]
+fn a_reload_interrupted_by_a_crash_is_done_by_the_next_setup() {
+    let h = running_keepalived();
+    h.fail.borrow_mut().insert("systemctl-reload".into());
+    assert!(run(&h, keepalived_steps("hakit's\n"), false).is_err());
+    h.fail.borrow_mut().clear();
+    h.calls.borrow_mut().clear();
+    // The file is already written, but keepalived never loaded it: the re-run reloads.
+    assert_eq!(
+        run(&h, keepalived_steps("hakit's\n"), false).expect("re-run"),
+        vec![Status::AlreadyDone, Status::Applied]
+    );
+    assert_eq!(service_calls(&h), vec!["systemctl-reload keepalived"]);
+}
+
+#[test]
+fn rollback_puts_the_config_back_before_restarting_the_service() {
+    let h = running_keepalived();
+    run(&h, keepalived_steps("hakit's\n"), false).expect("setup");
+    h.calls.borrow_mut().clear();
+    let report = rollback(&h, None, Path::new(STATE), false).expect("rollback");
+    assert!(report.remaining.is_empty(), "{report:?}");
+    let calls = h.calls.borrow().clone();
+    let restored = calls
+        .iter()
+        .position(|c| c == "write /etc/keepalived/keepalived.conf");
+    let restarted = calls
+        .iter()
+        .position(|c| c == "systemctl-restart keepalived");
+    assert!(
+        restored.is_some() && restarted.is_some() && restored < restarted,
+        "the hand-made config must be back before keepalived restarts: {calls:?}"
+    );
+    assert_eq!(
+        h.read(Path::new("/etc/keepalived/keepalived.conf"))
+            .expect("read")
+            .as_deref(),
+        Some(&b"hand-made\n"[..])
+    );
+}
+
+#[test]
+fn undoing_a_service_whose_unit_is_gone_counts_as_done() {
+    let h = host();
+    let steps = vec![
+        Step::EnableService {
+            service: "haproxy".into(),
+        },
+        Step::RestartService {
+            service: "haproxy".into(),
+            configs: vec![],
+            reload: true,
+        },
+    ];
+    run(&h, steps, false).expect("setup");
+    // Its package went away (by hand, or an earlier rollback step): no unit any more.
+    h.missing_units.borrow_mut().insert("haproxy".into());
+    let report = rollback(&h, None, Path::new(STATE), false).expect("rollback");
+    assert!(report.remaining.is_empty(), "{report:?}");
+    assert!(h
+        .read(Path::new(STATE).join("journal.json").as_path())
+        .expect("read")
+        .is_none());
 }
 
 #[test]
