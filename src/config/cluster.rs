@@ -159,6 +159,8 @@ pub struct Paths {
     pub hakit_bin: PathBuf,
     /// systemd-networkd drop-ins that persist the ENI's interface configuration.
     pub network_dir: PathBuf,
+    /// systemd-tmpfiles configuration: recreates `run_dir` at every boot (`/run` is a tmpfs).
+    pub tmpfiles_dir: PathBuf,
 }
 
 impl Paths {

@@ -130,4 +130,6 @@ pub struct PathsFile {
     pub hakit_bin: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network_dir: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmpfiles_dir: Option<String>,
 }

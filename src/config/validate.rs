@@ -797,6 +797,7 @@ fn paths(file: &ClusterFile, issues: &mut Issues) -> Option<Paths> {
             .map(|d| path("proxy_config_dir", Some(d), "")),
         hakit_bin: path("hakit_bin", p.hakit_bin, "/usr/local/bin/hakit"),
         network_dir: path("network_dir", p.network_dir, "/etc/systemd/network"),
+        tmpfiles_dir: path("tmpfiles_dir", p.tmpfiles_dir, "/etc/tmpfiles.d"),
     };
     ok.then_some(paths)
 }

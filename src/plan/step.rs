@@ -234,6 +234,7 @@ fn kind_name(kind: FileKind) -> &'static str {
         FileKind::CheckScript => "health check",
         FileKind::ProxyConfig => "proxy config",
         FileKind::NetworkUnit => "network unit",
+        FileKind::Tmpfiles => "runtime directory at boot",
     }
 }
 

@@ -29,6 +29,8 @@ pub enum FileKind {
     ProxyConfig,
     /// The systemd-networkd unit of the dedicated ENI (aws-eip).
     NetworkUnit,
+    /// systemd-tmpfiles configuration that recreates the runtime directory at boot.
+    Tmpfiles,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -118,6 +120,17 @@ pub fn render(input: &RenderInput<'_>) -> anyhow::Result<Vec<RenderedFile>> {
             contents: render(&check.template)?,
         });
     }
+    files.push(RenderedFile {
+        path: paths
+            .tmpfiles_dir
+            .join(format!("hakit-{}.conf", input.cluster.name)),
+        kind: FileKind::Tmpfiles,
+        mode: 0o644,
+        owner: "root".into(),
+        group: "root".into(),
+        validate: vec![],
+        contents: render("tmpfiles.conf.j2")?,
+    });
     for spec in &input.profile.files {
         files.push(RenderedFile {
             path: ctx.proxy.config_dir.join(&spec.name),

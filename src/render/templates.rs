@@ -36,6 +36,10 @@ const EMBEDDED: &[(&str, &str)] = &[
         "networkd-eni.network.j2",
         include_str!("../../templates/networkd-eni.network.j2"),
     ),
+    (
+        "tmpfiles.conf.j2",
+        include_str!("../../templates/tmpfiles.conf.j2"),
+    ),
 ];
 
 /// Build the template environment; files in `override_dir` named like an embedded

@@ -128,6 +128,16 @@ pub fn discover(
             }
         }
     }
+    // ...the runtime directory's tmpfiles.d entry...
+    let tmpfiles = paths
+        .tmpfiles_dir
+        .join(format!("hakit-{}.conf", cluster.name));
+    for (path, bytes) in marked_files(host, &paths.tmpfiles_dir)? {
+        if path == tmpfiles {
+            d.entries
+                .push(restore_or_remove(host, &backups, &path, &bytes)?);
+        }
+    }
     // ...the ENI's interface and its networkd unit...
     for (path, bytes) in marked_files(host, &paths.network_dir)? {
         let unit = String::from_utf8_lossy(&bytes).into_owned();

@@ -452,7 +452,7 @@ fn cluster_file(mode: &str, node_root: &Path, world: &World, extra: &str, count:
         _ => "[vip]\naddress = \"192.0.2.50/24\"\ninterface = \"eth0\"\n".to_string(),
     };
     format!(
-        "name = \"lab\"\nmode = \"{mode}\"\nprofile = \"haproxy\"\n\n{nodes}[[backend]]\naddress = \"{AWS_IP}:3306\"\n\n{mode_table}\n[vrrp]\nvirtual_router_id = 51\ninterface = \"eth0\"\n{extra}\n[check]\n# keepalived's process connector does not work inside a network namespace.\ntrack_process = false\n\n[paths]\nkeepalived_dir = \"{r}/etc/keepalived\"\nconfig_dir = \"{r}/etc/hakit\"\nstate_dir = \"{r}/var/lib/hakit\"\nscript_dir = \"{r}/usr/local/libexec/hakit\"\nlog_dir = \"{r}/var/log/hakit\"\nrun_dir = \"{r}/run/hakit\"\nproxy_config_dir = \"{r}/etc/haproxy\"\nnetwork_dir = \"{r}/etc/systemd/network\"\nhakit_bin = \"{}\"\n",
+        "name = \"lab\"\nmode = \"{mode}\"\nprofile = \"haproxy\"\n\n{nodes}[[backend]]\naddress = \"{AWS_IP}:3306\"\n\n{mode_table}\n[vrrp]\nvirtual_router_id = 51\ninterface = \"eth0\"\n{extra}\n[check]\n# keepalived's process connector does not work inside a network namespace.\ntrack_process = false\n\n[paths]\nkeepalived_dir = \"{r}/etc/keepalived\"\nconfig_dir = \"{r}/etc/hakit\"\nstate_dir = \"{r}/var/lib/hakit\"\nscript_dir = \"{r}/usr/local/libexec/hakit\"\nlog_dir = \"{r}/var/log/hakit\"\nrun_dir = \"{r}/run/hakit\"\ntmpfiles_dir = \"{r}/etc/tmpfiles.d\"\nproxy_config_dir = \"{r}/etc/haproxy\"\nnetwork_dir = \"{r}/etc/systemd/network\"\nhakit_bin = \"{}\"\n",
         env!("CARGO_BIN_EXE_hakit"),
     )
 }

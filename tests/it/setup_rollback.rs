@@ -73,7 +73,7 @@ pub fn lab(name: &str) -> Lab {
     std::fs::write(root.join("etc/haproxy/haproxy.cfg"), "global\n    daemon\n").expect("seed");
     let r = root.display();
     let extra = format!(
-        "[vrrp]\nvirtual_router_id = 61\ninterface = \"{i}\"\n\n[paths]\nkeepalived_dir = \"{r}/etc/keepalived\"\nconfig_dir = \"{r}/etc/hakit\"\nstate_dir = \"{r}/var/lib/hakit\"\nscript_dir = \"{r}/usr/local/libexec/hakit\"\nlog_dir = \"{r}/var/log/hakit\"\nrun_dir = \"{r}/run/hakit\"\nproxy_config_dir = \"{r}/etc/haproxy\"\n",
+        "[vrrp]\nvirtual_router_id = 61\ninterface = \"{i}\"\n\n[paths]\nkeepalived_dir = \"{r}/etc/keepalived\"\nconfig_dir = \"{r}/etc/hakit\"\nstate_dir = \"{r}/var/lib/hakit\"\nscript_dir = \"{r}/usr/local/libexec/hakit\"\nlog_dir = \"{r}/var/log/hakit\"\nrun_dir = \"{r}/run/hakit\"\ntmpfiles_dir = \"{r}/etc/tmpfiles.d\"\nproxy_config_dir = \"{r}/etc/haproxy\"\n",
         i = some_interface()
     );
     let text = cluster_toml("haproxy", "l2-vip", &extra).replace(

@@ -76,7 +76,7 @@ fn every_rendering_passes_the_real_validators() {
                     let name = format!("{profile}-{mode}-v{version}-{}", role.as_str());
                     let root = secure_scratch(&name);
                     let extra = format!(
-                        "[vrrp]\nvirtual_router_id = 51\nversion = {version}\ninterface = \"{iface}\"\n\n[check]\ntrack_process = true\n\n[paths]\nkeepalived_dir = \"{r}/keepalived\"\nscript_dir = \"{r}/scripts\"\nproxy_config_dir = \"{r}/proxy\"\nconfig_dir = \"{r}/hakit\"\nrun_dir = \"{r}/run\"\n",
+                        "[vrrp]\nvirtual_router_id = 51\nversion = {version}\ninterface = \"{iface}\"\n\n[check]\ntrack_process = true\n\n[paths]\nkeepalived_dir = \"{r}/keepalived\"\nscript_dir = \"{r}/scripts\"\nproxy_config_dir = \"{r}/proxy\"\nconfig_dir = \"{r}/hakit\"\nrun_dir = \"{r}/run\"\ntmpfiles_dir = \"{r}/tmpfiles.d\"\n",
                         r = root.display()
                     );
                     let text = cluster_toml(profile, mode, &extra)
