@@ -8,6 +8,7 @@ use crate::host::Host;
 use crate::journal::{NodeJournal, Status, Undo};
 use crate::plan::Step;
 use anyhow::{bail, Context};
+use std::collections::BTreeSet;
 
 pub(super) fn apply_step(
     host: &dyn Host,
@@ -45,18 +46,42 @@ pub(super) fn apply_step(
             if missing.is_empty() {
                 return done(Status::AlreadyDone);
             }
+            let packages_before = host.installed_packages(manager)?;
+            let accounts_before = host.accounts()?;
             let index = journal.intend(
                 host,
                 Undo::RemovePackages {
                     manager,
                     packages: missing.clone(),
+                    users: vec![],
+                    groups: vec![],
                 },
             )?;
             host.install_packages(manager, &missing)?;
+            // Everything the install brought (dependencies, the users and groups its scripts
+            // made) is undone with it; what was there before is never touched.
+            let new = |before: &BTreeSet<String>, after: BTreeSet<String>| -> Vec<String> {
+                after.difference(before).cloned().collect()
+            };
+            let pulled = new(&packages_before, host.installed_packages(manager)?);
+            let accounts = host.accounts()?;
+            let mut packages = missing.clone();
+            packages.extend(pulled.into_iter().filter(|p| !missing.contains(p)));
+            let deps = packages.len() - missing.len();
+            journal.entries[index].undo = Undo::RemovePackages {
+                manager,
+                packages,
+                users: new(&accounts_before.users, accounts.users),
+                groups: new(&accounts_before.groups, accounts.groups),
+            };
             journal.done(host, index)?;
+            let with = match deps {
+                0 => String::new(),
+                n => format!(" (and {n} dependencies)"),
+            };
             Ok((
                 Status::Applied,
-                Some(format!("installed {}", missing.join(", "))),
+                Some(format!("installed {}{with}", missing.join(", "))),
             ))
         }
         Step::CreateUser { name } => {

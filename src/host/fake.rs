@@ -1,7 +1,7 @@
 //! An in-memory host for unit tests: files, directories, users, packages and services in
 //! maps, every call recorded, and failures injectable per operation.
 
-use super::{CommandOutput, Host, Ownership, PackageManager};
+use super::{Accounts, CommandOutput, Host, Ownership, PackageManager};
 use anyhow::bail;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,6 +13,7 @@ pub struct FakeState {
     pub files: BTreeMap<PathBuf, (Vec<u8>, Ownership)>,
     pub dirs: BTreeSet<PathBuf>,
     pub users: BTreeSet<String>,
+    pub groups: BTreeSet<String>,
     pub packages: BTreeSet<String>,
     pub enabled: BTreeSet<String>,
     pub running: BTreeSet<String>,
@@ -38,6 +39,10 @@ pub struct FakeHost {
     /// Crash test: the n-th call (1-based) that would change something fails, and so does
     /// every later one, as if the process had died just before it.
     pub crash_at_call: std::cell::Cell<Option<usize>>,
+    /// What installing a package also brings: its dependencies, and the system users (each
+    /// with a group of its name) its scripts create.
+    pub package_deps: RefCell<BTreeMap<String, Vec<String>>>,
+    pub package_users: RefCell<BTreeMap<String, Vec<String>>>,
     /// Units systemd does not know (their package is gone).
     pub missing_units: RefCell<BTreeSet<String>>,
     ops: std::cell::Cell<usize>,
@@ -177,10 +182,37 @@ impl Host for FakeHost {
 
     fn install_packages(&self, _manager: PackageManager, names: &[String]) -> anyhow::Result<()> {
         self.op("install", names.join(" "))?;
-        self.state
-            .borrow_mut()
-            .packages
-            .extend(names.iter().cloned());
+        let deps = self.package_deps.borrow();
+        let users = self.package_users.borrow();
+        let mut state = self.state.borrow_mut();
+        for name in names {
+            state.packages.insert(name.clone());
+            state
+                .packages
+                .extend(deps.get(name).into_iter().flatten().cloned());
+            for user in users.get(name).into_iter().flatten() {
+                state.users.insert(user.clone());
+                state.groups.insert(user.clone());
+            }
+        }
+        Ok(())
+    }
+
+    fn installed_packages(&self, _manager: PackageManager) -> anyhow::Result<BTreeSet<String>> {
+        Ok(self.state.borrow().packages.clone())
+    }
+
+    fn accounts(&self) -> anyhow::Result<Accounts> {
+        let state = self.state.borrow();
+        Ok(Accounts {
+            users: state.users.clone(),
+            groups: state.groups.clone(),
+        })
+    }
+
+    fn remove_group(&self, name: &str) -> anyhow::Result<()> {
+        self.op("groupdel", name.to_string())?;
+        self.state.borrow_mut().groups.remove(name);
         Ok(())
     }
 

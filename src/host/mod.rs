@@ -10,6 +10,7 @@ pub use fake::{FakeHost, FakeState};
 pub use real::RealHost;
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -71,6 +72,13 @@ impl Ownership {
     }
 }
 
+/// Local user and group names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accounts {
+    pub users: BTreeSet<String>,
+    pub groups: BTreeSet<String>,
+}
+
 /// What a command printed and how it ended.
 #[derive(Debug, Clone)]
 pub struct CommandOutput {
@@ -97,7 +105,13 @@ pub trait Host {
     fn create_system_user(&self, name: &str) -> anyhow::Result<()>;
     fn remove_user(&self, name: &str) -> anyhow::Result<()>;
     fn package_installed(&self, manager: PackageManager, name: &str) -> anyhow::Result<bool>;
+    /// Every installed package (to tell what an install pulled in).
+    fn installed_packages(&self, manager: PackageManager) -> anyhow::Result<BTreeSet<String>>;
+    /// The names of the local users and groups (to tell what a package's scripts created).
+    fn accounts(&self) -> anyhow::Result<Accounts>;
+    fn remove_group(&self, name: &str) -> anyhow::Result<()>;
     fn install_packages(&self, manager: PackageManager, names: &[String]) -> anyhow::Result<()>;
+    /// Remove packages with their configuration (apt: purge).
     fn remove_packages(&self, manager: PackageManager, names: &[String]) -> anyhow::Result<()>;
     /// Whether the configured package sources offer `name` (installed or not).
     fn package_available(&self, manager: PackageManager, name: &str) -> anyhow::Result<bool>;

@@ -1,7 +1,8 @@
 //! The real host: std::fs for files, useradd/userdel, apt-get or dnf/yum, systemctl.
 
-use super::{CommandOutput, Host, Ownership, PackageManager};
+use super::{Accounts, CommandOutput, Host, Ownership, PackageManager};
 use anyhow::{bail, Context};
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::Write;
 use std::net::Ipv4Addr;
@@ -199,6 +200,50 @@ impl Host for RealHost {
         })
     }
 
+    fn installed_packages(&self, manager: PackageManager) -> anyhow::Result<BTreeSet<String>> {
+        let out = match manager {
+            PackageManager::Apt => {
+                command(&["dpkg-query", "-W", "-f=${Package}\t${db:Status-Abbrev}\n"])?
+            }
+            PackageManager::Dnf | PackageManager::Yum => {
+                command(&["rpm", "-qa", "--qf", "%{NAME}\tii\n"])?
+            }
+        };
+        if !out.success {
+            bail!(
+                "listing the installed packages failed: {}",
+                out.output.trim()
+            );
+        }
+        Ok(out
+            .output
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .filter(|(_, status)| status.starts_with("ii"))
+            .map(|(name, _)| name.to_string())
+            .collect())
+    }
+
+    fn accounts(&self) -> anyhow::Result<Accounts> {
+        let names = |file: &str| -> anyhow::Result<BTreeSet<String>> {
+            let text = fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+            Ok(text
+                .lines()
+                .filter_map(|l| l.split(':').next())
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+                .collect())
+        };
+        Ok(Accounts {
+            users: names("/etc/passwd")?,
+            groups: names("/etc/group")?,
+        })
+    }
+
+    fn remove_group(&self, name: &str) -> anyhow::Result<()> {
+        checked(&["groupdel", name])
+    }
+
     fn install_packages(&self, manager: PackageManager, names: &[String]) -> anyhow::Result<()> {
         let mut argv: Vec<&str> = match manager {
             PackageManager::Apt => {
@@ -214,7 +259,7 @@ impl Host for RealHost {
 
     fn remove_packages(&self, manager: PackageManager, names: &[String]) -> anyhow::Result<()> {
         let mut argv: Vec<&str> = match manager {
-            PackageManager::Apt => vec!["apt-get", "remove", "-y", "-q"],
+            PackageManager::Apt => vec!["apt-get", "purge", "-y", "-q"],
             PackageManager::Dnf | PackageManager::Yum => {
                 vec![manager.as_str(), "remove", "-y", "-q"]
             }

@@ -159,6 +159,8 @@ mod tests {
                 Undo::RemovePackages {
                     manager: crate::distro::PackageManager::Apt,
                     packages: vec!["keepalived".into()],
+                    users: vec![],
+                    groups: vec![],
                 },
                 r#"{"state":"done","undo":"remove-packages","manager":"apt","packages":["keepalived"]}"#,
             ),

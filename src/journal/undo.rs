@@ -30,9 +30,15 @@ pub enum Undo {
     RemoveUser {
         name: String,
     },
+    /// Purge the packages setup installed, with the dependencies that came with them, then
+    /// the users and groups their scripts created.
     RemovePackages {
         manager: PackageManager,
         packages: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        users: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        groups: Vec<String>,
     },
     DisableService {
         name: String,
@@ -174,15 +180,29 @@ impl Undo {
                 }
                 Ok(())
             }
-            Undo::RemovePackages { manager, packages } => {
-                let mut installed = Vec::new();
-                for p in packages {
-                    if host.package_installed(*manager, p)? {
-                        installed.push(p.clone());
-                    }
+            Undo::RemovePackages {
+                manager,
+                packages,
+                users,
+                groups,
+            } => {
+                let installed = host.installed_packages(*manager)?;
+                let ours: Vec<String> = packages
+                    .iter()
+                    .filter(|p| installed.contains(*p))
+                    .cloned()
+                    .collect();
+                if !ours.is_empty() {
+                    host.remove_packages(*manager, &ours)?;
                 }
-                if !installed.is_empty() {
-                    host.remove_packages(*manager, &installed)?;
+                // What the packages' scripts created and their purge left behind.
+                let accounts = host.accounts()?;
+                for user in users.iter().filter(|u| accounts.users.contains(*u)) {
+                    host.remove_user(user)?;
+                }
+                let accounts = host.accounts()?;
+                for group in groups.iter().filter(|g| accounts.groups.contains(*g)) {
+                    host.remove_group(group)?;
                 }
                 Ok(())
             }

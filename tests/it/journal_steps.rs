@@ -195,6 +195,36 @@ fn install_packages_removes_only_what_it_installed() {
 }
 
 #[test]
+fn rollback_purges_the_dependencies_and_accounts_an_install_brought_and_nothing_else() {
+    let h = host();
+    h.state.borrow_mut().packages.insert("libc6".into());
+    h.state.borrow_mut().users.insert("root".into());
+    h.package_deps
+        .borrow_mut()
+        .insert("haproxy".into(), vec!["liblua5.3-0".into(), "libc6".into()]);
+    h.package_users
+        .borrow_mut()
+        .insert("haproxy".into(), vec!["haproxy".into()]);
+    let before = h.snapshot();
+    let steps = vec![Step::InstallPackages {
+        manager: Some(PackageManager::Apt),
+        packages: vec!["haproxy".into()],
+    }];
+    run(&h, steps, false).expect("install");
+    assert!(h
+        .package_installed(PackageManager::Apt, "liblua5.3-0")
+        .expect("q"));
+    assert!(h.snapshot().users.contains("haproxy"));
+    let report = rollback(&h, None, Path::new(STATE), false).expect("rollback");
+    assert!(report.remaining.is_empty(), "{report:?}");
+    assert_eq!(
+        h.snapshot(),
+        before,
+        "the dependency, the user and its group go; libc6, there before, stays"
+    );
+}
+
+#[test]
 fn write_new_file() {
     three_cases(
         "write",
