@@ -204,12 +204,21 @@ pub(super) fn apply_step(
                     },
                 )?)
             };
-            let verb = if active && *reload {
+            let mut verb = if active && *reload {
                 "reload"
             } else {
                 "restart"
             };
-            host.systemctl(verb, service)?;
+            if let Err(err) = host.systemctl(verb, service) {
+                if verb != "reload" {
+                    return Err(err);
+                }
+                // A unit whose reload cannot run here (Debian's haproxy unit reloads with
+                // /bin/kill, absent from minimal images) still gets its new config.
+                eprintln!("warning: reloading {service} failed ({err:#}); restarting it");
+                verb = "restart";
+                host.systemctl(verb, service)?;
+            }
             journal.meta.reload_due.remove(service);
             match index {
                 Some(index) => journal.done(host, index)?,

@@ -1,6 +1,8 @@
 //! hakit's integration tests: one binary, a module per concern.
 
 mod bad_config;
+mod booted;
+mod booted_pair;
 mod cli;
 mod cloud;
 mod cloud_steps;

@@ -1,0 +1,380 @@
+//! Booted test hosts: Debian root filesystems (debootstrap) booted with systemd as PID 1 by
+//! systemd-nspawn, each in a network namespace of its own with a veth (`host0`, addressed
+//! by the container's own systemd-networkd) into a bridge in a lab namespace
+//! (TEST-NET-1 only). keepalived and haproxy are in each root filesystem's apt cache, so
+//! `hakit setup` runs its real `apt-get install` inside without a network. Commands run
+//! inside with `nsenter` into the container's PID 1. Everything is removed on drop, also
+//! when a test fails: containers, namespaces, copies and the cgroups nspawn leaves.
+
+use crate::common::{must_run_privileged, require_tool};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The cached root filesystem; the suffix changes whenever what goes into it changes.
+const ROOTFS: &str = "/var/tmp/hakit-rootfs/bookworm-2";
+const INCLUDE: &str = "systemd,systemd-sysv,dbus,iproute2,procps";
+/// What setup installs, pre-downloaded into the root filesystem's apt cache.
+const CACHED_PACKAGES: &[&str] = &["keepalived", "haproxy"];
+const PATH: &str = "PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Whether booted tests can run here (root, debootstrap, systemd-nspawn); under CI=true a
+/// missing prerequisite fails the test.
+pub fn ready(what: &str) -> bool {
+    must_run_privileged(what)
+        && require_tool("debootstrap")
+        && require_tool("systemd-nspawn")
+        && require_tool("nsenter")
+}
+
+fn sh(argv: &[&str]) -> Output {
+    Command::new(argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running {argv:?}: {e}"))
+}
+
+fn ok(argv: &[&str]) -> String {
+    let out = sh(argv);
+    assert!(
+        out.status.success(),
+        "{argv:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The root filesystem every node is copied from, built once per machine (about a minute:
+/// debootstrap, then the packages into the apt cache). Built under a temporary name and
+/// renamed when complete, so an interrupted build is never used.
+pub fn rootfs() -> PathBuf {
+    let dir = PathBuf::from(ROOTFS);
+    if dir.join(".complete").exists() {
+        return dir;
+    }
+    let started = Instant::now();
+    let tmp = PathBuf::from(format!("{ROOTFS}.building-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(tmp.parent().expect("parent")).expect("mkdir");
+    let t = tmp.to_str().expect("utf8");
+    ok(&[
+        "debootstrap",
+        "--variant=minbase",
+        &format!("--include={INCLUDE}"),
+        "bookworm",
+        t,
+    ]);
+    // The host's own network stack (systemd-networkd, with wait-online as `systemctl
+    // enable` sets it up) configures host0 at every boot.
+    let fetch = format!(
+        "apt-get update -qq && apt-get install -y -qq --download-only {} >/dev/null && systemctl enable -q systemd-networkd",
+        CACHED_PACKAGES.join(" ")
+    );
+    ok(&[
+        "systemd-nspawn",
+        "-D",
+        t,
+        "--register=no",
+        "--keep-unit",
+        "--pipe",
+        "-q",
+        "sh",
+        "-c",
+        &fetch,
+    ]);
+    std::fs::write(tmp.join(".complete"), "").expect("mark");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&tmp, &dir).expect("rename");
+    cleanup_cgroups();
+    eprintln!(
+        "figure: built the booted-test root filesystem in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    dir
+}
+
+/// nspawn leaves empty `payload` and `supervisor` cgroups where it ran; remove them (only
+/// empty directories can be removed, so a running container's are kept).
+fn cleanup_cgroups() {
+    for hierarchy in ["unified", "systemd"] {
+        for name in ["payload", "supervisor"] {
+            let dir = Path::new("/sys/fs/cgroup").join(hierarchy).join(name);
+            if dir.is_dir() {
+                let _ = Command::new("find")
+                    .arg(&dir)
+                    .args(["-depth", "-type", "d", "-exec", "rmdir", "{}", ";"])
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
+}
+
+/// The lab: a namespace with the bridge every node's veth is in, and 192.0.2.1 for clients.
+pub struct Lab {
+    pub ns: String,
+    pub nodes: Vec<Node>,
+    base: PathBuf,
+}
+
+pub struct Node {
+    pub name: String,
+    pub root: PathBuf,
+    ns: String,
+    nspawn: Option<Child>,
+    pid1: u32,
+}
+
+impl Lab {
+    /// Nodes `names` at 192.0.2.11, .12, ..., booted and ready.
+    pub fn new(tag: &str, names: &[&str]) -> Lab {
+        let rootfs = rootfs();
+        let id = format!("{tag}{}", std::process::id() % 100_000);
+        let ns = format!("hk-{id}");
+        let base = PathBuf::from(format!("/var/tmp/hakit-booted-{id}"));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).expect("base");
+        ok(&["ip", "netns", "add", &ns]);
+        let mut lab = Lab {
+            ns: ns.clone(),
+            nodes: vec![],
+            base,
+        };
+        ok(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+        ok(&["ip", "-n", &ns, "link", "add", "br0", "type", "bridge"]);
+        ok(&["ip", "-n", &ns, "link", "set", "br0", "up"]);
+        ok(&["ip", "-n", &ns, "addr", "add", "192.0.2.1/24", "dev", "br0"]);
+        for (i, name) in names.iter().enumerate() {
+            let node = Node::create(&lab, &rootfs, name, &format!("192.0.2.{}", 11 + i));
+            lab.nodes.push(node);
+        }
+        for node in &mut lab.nodes {
+            node.boot();
+        }
+        lab
+    }
+
+    pub fn node(&self, name: &str) -> &Node {
+        self.nodes
+            .iter()
+            .find(|n| n.name == name)
+            .expect("a node of the lab")
+    }
+
+    pub fn node_mut(&mut self, name: &str) -> &mut Node {
+        self.nodes
+            .iter_mut()
+            .find(|n| n.name == name)
+            .expect("a node of the lab")
+    }
+
+    /// Put a file into every node's root filesystem (from the host side).
+    pub fn put(&self, path: &str, bytes: &[u8], mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        for node in &self.nodes {
+            let dest = node.root.join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&dest, bytes).expect("write");
+            std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            node.stop();
+            let _ = sh(&["ip", "netns", "del", &node.ns]);
+        }
+        let _ = sh(&["ip", "netns", "del", &self.ns]);
+        let _ = std::fs::remove_dir_all(&self.base);
+        cleanup_cgroups();
+    }
+}
+
+impl Node {
+    fn create(lab: &Lab, rootfs: &Path, name: &str, address: &str) -> Node {
+        let root = lab.base.join(name);
+        ok(&[
+            "cp",
+            "-a",
+            "--reflink=auto",
+            rootfs.to_str().expect("utf8"),
+            root.to_str().expect("utf8"),
+        ]);
+        std::fs::write(root.join("etc/hostname"), format!("{name}\n")).expect("hostname");
+        let network = root.join("etc/systemd/network");
+        std::fs::create_dir_all(&network).expect("network dir");
+        std::fs::write(
+            network.join("10-host0.network"),
+            format!("[Match]\nName=host0\n\n[Network]\nAddress={address}/24\nGateway=192.0.2.1\n"),
+        )
+        .expect("network");
+        std::fs::copy(
+            env!("CARGO_BIN_EXE_hakit"),
+            root.join("usr/local/bin/hakit"),
+        )
+        .expect("hakit binary");
+        let ns = format!("{}-{name}", lab.ns);
+        ok(&["ip", "netns", "add", &ns]);
+        let port = format!("{}-{name}", &lab.ns[..lab.ns.len().min(9)]);
+        ok(&[
+            "ip", "link", "add", &port, "netns", &lab.ns, "type", "veth", "peer", "name", "host0",
+            "netns", &ns,
+        ]);
+        ok(&[
+            "ip", "-n", &lab.ns, "link", "set", &port, "master", "br0", "up",
+        ]);
+        Node {
+            name: name.to_string(),
+            root,
+            ns,
+            nspawn: None,
+            pid1: 0,
+        }
+    }
+
+    /// Boot and wait until systemd says the system is up (bounded).
+    pub fn boot(&mut self) {
+        let started = Instant::now();
+        let child = Command::new("systemd-nspawn")
+            .args(["-D", self.root.to_str().expect("utf8"), "-M", &self.name])
+            .args(["-b", "--register=no", "--keep-unit", "--console=passive"])
+            .arg("--capability=CAP_NET_ADMIN")
+            .arg(format!("--network-namespace-path=/run/netns/{}", self.ns))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(self.log())
+            .spawn()
+            .expect("systemd-nspawn");
+        let nspawn = child.id();
+        self.nspawn = Some(child);
+        // nspawn's first child is short-lived; PID 1 is the one whose comm is systemd.
+        let mut pid1 = None;
+        while pid1.is_none() && started.elapsed() < Duration::from_secs(30) {
+            pid1 = children(nspawn).into_iter().find(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim() == "systemd")
+            });
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.pid1 = pid1.unwrap_or_else(|| panic!("{}: systemd did not start in 30 s", self.name));
+        // Until systemd's own bus is up, systemctl cannot even ask; then it waits.
+        let mut out = self.run(&["timeout", "60", "systemctl", "is-system-running", "--wait"]);
+        while out.stdout.is_empty() && started.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(100));
+            out = self.run(&["timeout", "60", "systemctl", "is-system-running", "--wait"]);
+        }
+        let state = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(
+            state == "running" || state == "degraded",
+            "{}: booted to {state:?} ({})",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// nspawn's own messages, appended to a log beside the node's root.
+    fn log(&self) -> Stdio {
+        let path = self.root.with_extension("nspawn.log");
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map(Stdio::from)
+            .unwrap_or_else(|_| Stdio::null())
+    }
+
+    /// The container's PID 1, as the host sees it.
+    pub fn pid1(&self) -> u32 {
+        self.pid1
+    }
+
+    /// Run a command inside, with a clean environment.
+    pub fn run(&self, argv: &[&str]) -> Output {
+        Command::new("nsenter")
+            .args([
+                "-t",
+                &self.pid1.to_string(),
+                "-a",
+                "env",
+                "-i",
+                PATH,
+                "HOME=/root",
+            ])
+            .args(["LANG=C.UTF-8"])
+            .args(argv)
+            .stdin(Stdio::null())
+            .output()
+            .expect("nsenter")
+    }
+
+    /// Run inside and require success; returns stdout.
+    pub fn ok(&self, argv: &[&str]) -> String {
+        let out = self.run(argv);
+        assert!(
+            out.status.success(),
+            "{}: {argv:?} failed:\n{}{}",
+            self.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `systemctl reboot` and boot again (nspawn exits with 133 on a reboot).
+    pub fn reboot(&mut self) -> Duration {
+        let started = Instant::now();
+        let _ = self.run(&["systemctl", "reboot"]);
+        let code = self.wait_exit(Duration::from_secs(60));
+        assert_eq!(code, Some(133), "{}: nspawn's exit on reboot", self.name);
+        self.boot();
+        started.elapsed()
+    }
+
+    fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let child = self.nspawn.as_mut()?;
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.nspawn = None;
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    fn stop(&mut self) {
+        let Some(child) = self.nspawn.as_ref() else {
+            return;
+        };
+        // SIGTERM asks nspawn for an orderly shutdown; then make sure, bounded.
+        let _ = sh(&["kill", "-TERM", &child.id().to_string()]);
+        if self.wait_exit(Duration::from_secs(15)).is_none() {
+            let _ = sh(&["kill", "-KILL", &self.pid1.to_string()]);
+            if let Some(mut child) = self.nspawn.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+/// Direct children of `pid` (all its threads').
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return vec![];
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|text| {
+            text.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}

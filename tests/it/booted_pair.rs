@@ -1,0 +1,402 @@
+//! An l2-vip pair with the haproxy profile on two booted Debian 12 containers (systemd as
+//! PID 1, real apt and systemctl): setup on both, a re-run that changes and restarts
+//! nothing while a client session through the address stays open, a reboot of each node,
+//! and a rollback that gives back the host it found.
+
+use crate::booted::{ready, Lab, Node};
+use crate::common::TEST_SECRETS;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+const VIP: &str = "192.0.2.100";
+
+fn cluster_file() -> String {
+    format!(
+        "name = \"booted\"\nmode = \"l2-vip\"\nprofile = \"haproxy\"\n\n[[node]]\nname = \"n1\"\naddress = \"192.0.2.11\"\n\n[[node]]\nname = \"n2\"\naddress = \"192.0.2.12\"\n\n[[backend]]\naddress = \"192.0.2.1:3306\"\n\n[vip]\naddress = \"{VIP}/24\"\ninterface = \"host0\"\n\n[vrrp]\nvirtual_router_id = 51\n\n[check]\n# keepalived's process connector is refused inside a container.\ntrack_process = false\n"
+    )
+}
+
+fn setup(node: &Node, role: &str) -> String {
+    let out = node.run(&[
+        "hakit",
+        "setup",
+        "--role",
+        role,
+        "--config",
+        "/root/cluster.toml",
+        "--secrets",
+        "/root/secrets.toml",
+    ]);
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{}: setup failed:\n{text}", node.name);
+    text
+}
+
+fn holds_vip(node: &Node) -> bool {
+    let out = node.run(&["ip", "-o", "-4", "addr", "show", "dev", "host0"]);
+    String::from_utf8_lossy(&out.stdout).contains(&format!(" {VIP}/"))
+}
+
+fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if check() {
+            return started.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what}: not within {limit:?}");
+}
+
+fn main_pids(node: &Node) -> String {
+    node.ok(&[
+        "systemctl",
+        "show",
+        "-p",
+        "MainPID",
+        "haproxy",
+        "keepalived",
+    ])
+}
+
+/// What rollback must give back, as seen from inside the node.
+#[derive(Debug, PartialEq)]
+struct HostState {
+    packages: String,
+    enabled: String,
+    accounts: String,
+    network: String,
+    etc: BTreeMap<String, String>,
+}
+
+/// Files under /etc that the distro itself rewrites when packages and users come and go:
+/// ld.so's cache (ldconfig trigger) and the shadow tools' backups of the account files.
+const REWRITTEN_BY_THE_DISTRO: &[&str] =
+    &["ld.so.cache", "passwd-", "group-", "shadow-", "gshadow-"];
+
+fn host_state(node: &Node) -> HostState {
+    let mut etc = BTreeMap::new();
+    let root = node.root.join("etc");
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("etc").flatten() {
+            let path = entry.path();
+            let rel = path
+                .strip_prefix(&root)
+                .expect("under etc")
+                .to_string_lossy()
+                .into_owned();
+            if REWRITTEN_BY_THE_DISTRO.contains(&rel.as_str()) {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&path).expect("stat");
+            let value = if meta.file_type().is_symlink() {
+                format!("-> {}", std::fs::read_link(&path).expect("link").display())
+            } else if meta.is_dir() {
+                stack.push(path.clone());
+                "dir".to_string()
+            } else {
+                use sha2::{Digest, Sha256};
+                let bytes = std::fs::read(&path).expect("read");
+                format!("{:x}", Sha256::digest(bytes))
+            };
+            etc.insert(rel, value);
+        }
+    }
+    HostState {
+        packages: node.ok(&["dpkg-query", "-W", "-f=${Package} ${db:Status-Abbrev}\n"]),
+        enabled: node.ok(&[
+            "systemctl",
+            "list-unit-files",
+            "--state=enabled",
+            "--no-legend",
+        ]),
+        accounts: node.ok(&["sh", "-c", "cut -d: -f1 /etc/passwd /etc/group"]),
+        network: node.ok(&[
+            "sh",
+            "-c",
+            "ip -o -4 addr; ip rule; ip -4 route show table all | grep -v '^local\\|^broadcast'",
+        ]),
+        etc,
+    }
+}
+
+/// A TCP echo server in the lab namespace, the database behind haproxy.
+struct Backend(Child);
+
+impl Backend {
+    fn start(lab: &Lab) -> Backend {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &lab.ns, "socat"])
+            .args(["TCP-LISTEN:3306,bind=192.0.2.1,fork,reuseaddr", "EXEC:cat"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("socat");
+        Backend(child)
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A client session through the address: a line written comes back through haproxy.
+struct Session {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Session {
+    fn open(lab: &Lab) -> Session {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &lab.ns, "socat", "-"])
+            .arg(format!("TCP:{VIP}:3306"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("socat client");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Session { child, lines }
+    }
+
+    /// Whether `text` comes back within a second.
+    fn echoes(&mut self, text: &str) -> bool {
+        let Some(stdin) = self.child.stdin.as_mut() else {
+            return false;
+        };
+        if writeln!(stdin, "{text}").is_err() || stdin.flush().is_err() {
+            return false;
+        }
+        self.lines
+            .recv_timeout(Duration::from_secs(1))
+            .ok()
+            .as_deref()
+            == Some(text)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Samples whether `node` holds the address every 20 ms while running; counts misses.
+struct VipWatch {
+    stop: Arc<AtomicBool>,
+    misses: Arc<AtomicUsize>,
+    samples: Arc<AtomicUsize>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl VipWatch {
+    fn start(node: &Node) -> VipWatch {
+        let stop = Arc::new(AtomicBool::new(false));
+        let misses = Arc::new(AtomicUsize::new(0));
+        let samples = Arc::new(AtomicUsize::new(0));
+        let pid = node.pid1().to_string();
+        let (s, m, n) = (stop.clone(), misses.clone(), samples.clone());
+        let thread = std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !s.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let out = Command::new("nsenter")
+                    .args([
+                        "-t", &pid, "-n", "ip", "-o", "-4", "addr", "show", "dev", "host0",
+                    ])
+                    .output();
+                let held = out.is_ok_and(|o| {
+                    String::from_utf8_lossy(&o.stdout).contains(&format!(" {VIP}/"))
+                });
+                n.fetch_add(1, Ordering::Relaxed);
+                if !held {
+                    m.fetch_add(1, Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        VipWatch {
+            stop,
+            misses,
+            samples,
+            thread: Some(thread),
+        }
+    }
+
+    /// (samples, samples without the address)
+    fn finish(mut self) -> (usize, usize) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        (
+            self.samples.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
+}
+
+#[test]
+fn a_pair_on_booted_hosts_survives_reruns_and_reboots_and_rolls_back_to_the_host_it_found() {
+    if !ready("booted containers") || !crate::common::require_tool("socat") {
+        return;
+    }
+    let started = Instant::now();
+    let mut lab = Lab::new("pair", &["n1", "n2"]);
+    eprintln!(
+        "figure: booted two Debian 12 containers in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    lab.put("/root/cluster.toml", cluster_file().as_bytes(), 0o644);
+    lab.put("/root/secrets.toml", TEST_SECRETS.as_bytes(), 0o600);
+    let before: Vec<HostState> = lab.nodes.iter().map(host_state).collect();
+    let _backend = Backend::start(&lab);
+
+    // Setup on both: real apt (from the cache), real systemctl.
+    let t = Instant::now();
+    let out = setup(lab.node("n1"), "master");
+    assert!(out.contains("installed keepalived, haproxy"), "{out}");
+    let setup_time = t.elapsed();
+    setup(lab.node("n2"), "backup");
+    wait_until("n1 holds the address", Duration::from_secs(15), || {
+        holds_vip(lab.node("n1"))
+    });
+    assert!(!holds_vip(lab.node("n2")), "only the master holds it");
+    for node in &lab.nodes {
+        assert_eq!(
+            node.ok(&["systemctl", "is-active", "haproxy", "keepalived"]),
+            "active\nactive\n"
+        );
+    }
+
+    // Re-run with the cluster file unchanged: nothing changes, nothing restarts, the
+    // address never leaves n1 and an open session through it survives.
+    let mut session = Session::open(&lab);
+    wait_until(
+        "a session through the address",
+        Duration::from_secs(5),
+        || session.echoes("before"),
+    );
+    let pids = main_pids(lab.node("n1"));
+    let watch = VipWatch::start(lab.node("n1"));
+    let t = Instant::now();
+    let out = setup(lab.node("n1"), "master");
+    let rerun_time = t.elapsed();
+    std::thread::sleep(Duration::from_millis(500));
+    let (samples, misses) = watch.finish();
+    assert!(out.contains("0 of "), "a re-run changes nothing:\n{out}");
+    assert_eq!(main_pids(lab.node("n1")), pids, "nothing was restarted");
+    assert!(samples >= 5, "{samples} samples");
+    assert_eq!(misses, 0, "the address left n1 during the re-run");
+    assert!(
+        session.echoes("after"),
+        "the session through the address survived the re-run"
+    );
+
+    // Reboot the backup: the address stays; then the master: nopreempt, so n2 takes over
+    // and keeps it once n1 is back. After each boot everything runs without hakit.
+    let reboot_backup = lab.node_mut("n2").reboot();
+    assert!(holds_vip(lab.node("n1")), "the master kept the address");
+    let reboot_master = lab.node_mut("n1").reboot();
+    let mut to_address = Duration::ZERO;
+    for node in &lab.nodes {
+        let waited = wait_until(
+            &format!("{}: haproxy and keepalived active after reboot", node.name),
+            Duration::from_secs(20),
+            || {
+                node.run(&["systemctl", "is-active", "haproxy", "keepalived"])
+                    .status
+                    .success()
+            },
+        );
+        to_address = to_address.max(waited);
+        node.ok(&["test", "-S", "/run/hakit/haproxy.sock"]);
+    }
+    wait_until(
+        "exactly one node holds the address",
+        Duration::from_secs(15),
+        || holds_vip(lab.node("n1")) != holds_vip(lab.node("n2")),
+    );
+    assert!(
+        holds_vip(lab.node("n2")),
+        "nopreempt: n2 keeps it after n1's reboot"
+    );
+
+    // Rollback on both gives back the hosts as they were.
+    drop(session);
+    let mut rollback_time = Duration::ZERO;
+    for (node, before) in lab.nodes.iter().zip(&before) {
+        let t = Instant::now();
+        let out = node.run(&["hakit", "rollback", "--config", "/root/cluster.toml"]);
+        rollback_time = rollback_time.max(t.elapsed());
+        assert!(
+            out.status.success(),
+            "{}: rollback failed:\n{}",
+            node.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let after = host_state(node);
+        assert_eq!(after.packages, before.packages, "{}: packages", node.name);
+        assert_eq!(
+            after.enabled, before.enabled,
+            "{}: enabled units",
+            node.name
+        );
+        assert_eq!(
+            after.accounts, before.accounts,
+            "{}: users and groups",
+            node.name
+        );
+        assert_eq!(
+            after.network, before.network,
+            "{}: addresses and routes",
+            node.name
+        );
+        let changed: Vec<_> = after
+            .etc
+            .iter()
+            .filter(|(k, v)| before.etc.get(*k) != Some(*v))
+            .map(|(k, _)| k.clone())
+            .chain(
+                before
+                    .etc
+                    .keys()
+                    .filter(|k| !after.etc.contains_key(*k))
+                    .cloned(),
+            )
+            .collect();
+        assert!(
+            changed.is_empty(),
+            "{}: /etc differs: {changed:?}",
+            node.name
+        );
+    }
+    eprintln!(
+        "figure: booted pair: setup {:.1} s (packages from the cache), re-run {:.1} s with the address absent 0 of {samples} samples, reboot {:.1} s (backup) / {:.1} s (master), services up {:.1} s after boot, rollback {:.1} s, {:.0} s in all",
+        setup_time.as_secs_f64(),
+        rerun_time.as_secs_f64(),
+        reboot_backup.as_secs_f64(),
+        reboot_master.as_secs_f64(),
+        to_address.as_secs_f64(),
+        rollback_time.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+}
