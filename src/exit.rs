@@ -36,6 +36,13 @@ impl UsageError {
     }
 }
 
+/// The operator answered no at a confirmation: exit code 1, nothing was changed.
+#[derive(Debug, thiserror::Error)]
+#[error("{command} cancelled: nothing changed (pass --yes to skip this question)")]
+pub struct Cancelled {
+    pub command: String,
+}
+
 /// A setup failed and left changes behind: exit code 3, `hakit rollback` finishes the job.
 #[derive(Debug, thiserror::Error)]
 #[error("changes are still applied; run `hakit rollback` to undo them")]

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod distro;
 pub mod exit;
+pub mod foreign;
 pub mod host;
 pub mod iam;
 pub mod journal;

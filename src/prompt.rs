@@ -2,6 +2,7 @@
 //! destructive steps. Prompts never appear without a terminal, with `--non-interactive`, or
 //! under `CI=true`; there the command line itself is the consent.
 
+use crate::exit::Cancelled;
 use std::io::IsTerminal;
 
 /// How the command line allows prompting.
@@ -41,27 +42,30 @@ impl Prompting {
     }
 
     /// Before a destructive `command`: show `header` and one line per item, then ask
-    /// `question` (Enter = no). Declined, it says nothing changed. Without a person to
-    /// ask (or with `--yes`) it prints nothing and goes ahead.
+    /// `question` (Enter = no). Declined, it is a [`Cancelled`] error (exit 1: nothing
+    /// changed). Without a person to ask (or with `--yes`) it prints nothing and goes ahead.
     pub fn approve(
         &self,
         command: &str,
         header: &str,
         items: &[String],
         question: &str,
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<()> {
         if !self.asks() {
-            return Ok(true);
+            return Ok(());
         }
         eprintln!("{header}");
         for item in items {
             eprintln!("  - {item}");
         }
-        let yes = self.confirm(question, false)?;
-        if !yes {
-            eprintln!("{command} cancelled: nothing changed (pass --yes to skip this question)");
+        if self.confirm(question, false)? {
+            Ok(())
+        } else {
+            Err(Cancelled {
+                command: command.to_string(),
+            }
+            .into())
         }
-        Ok(yes)
     }
 
     /// Ask whether to do an optional thing: only where someone can answer, never assumed.

@@ -114,14 +114,12 @@ fn rollback(
             items.len(),
             cluster.name
         );
-        if !prompting.approve(
+        prompting.approve(
             "iam rollback",
             &header,
             &items,
             "Roll back the IAM changes now?",
-        )? {
-            return Ok(());
-        }
+        )?;
     }
     let client = if pending {
         match client(&cluster) {

@@ -21,6 +21,13 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         }
     };
     let files = loaded.render(&secrets, args.node.templates.as_deref())?;
+    let state_dir = &loaded.cluster.paths.state_dir;
+    for path in crate::foreign::files(&crate::host::RealHost, &files, state_dir)? {
+        warnings.push(format!(
+            "{} exists and was not written by hakit, nor is it a package's default: setup asks before replacing it on a terminal and needs --yes otherwise (it is backed up and put back by rollback)",
+            path.display()
+        ));
+    }
     let distro = crate::distro::detect();
     let mut plan = plan::build(PlanInput {
         cluster: &loaded.cluster,

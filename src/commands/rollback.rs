@@ -26,9 +26,7 @@ pub fn run(args: RollbackArgs, verbosity: Verbosity, prompting: Prompting) -> an
             "hakit will undo {} change(s) on this node, newest first (the Elastic IP is never released):",
             items.len()
         );
-        if !prompting.approve("rollback", &header, &items, "Roll back now?")? {
-            return Ok(());
-        }
+        prompting.approve("rollback", &header, &items, "Roll back now?")?;
     }
     let needs_cloud = journal
         .as_ref()
@@ -118,9 +116,7 @@ fn discover(
         "no journal: hakit found {} change(s) of node {node} by their marks (the Elastic IP is never released):",
         items.len()
     );
-    if !prompting.approve("rollback", &header, &items, "Undo them?")? {
-        return Ok(());
-    }
+    prompting.approve("rollback", &header, &items, "Undo them?")?;
     let mut report = crate::rollback::run_entries(&RealHost, cloud_ref, &found.entries, args.force);
     report.left_alone = found.left_alone;
     finish(args, &report, verbosity)

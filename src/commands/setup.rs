@@ -4,14 +4,12 @@ use super::Verbosity;
 use super::{load_node, SecretsPolicy};
 use crate::apply::{self, ApplyInput, StepReport};
 use crate::cli::SetupArgs;
-use crate::exit::PartiallyApplied;
-use crate::host::{Host, RealHost};
-use crate::journal::{CrashPoint, NodeJournal};
+use crate::exit::{PartiallyApplied, UsageError};
+use crate::host::RealHost;
+use crate::journal::CrashPoint;
 use crate::plan::{self, PlanInput};
 use crate::prompt::Prompting;
-use crate::render::RenderedFile;
 use anyhow::Context;
-use std::path::{Path, PathBuf};
 
 pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyhow::Result<()> {
     let loaded = load_node(&args.node, SecretsPolicy::Required)?;
@@ -59,15 +57,27 @@ pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyho
         crash_at: CrashPoint::from_env(),
     };
     let host = RealHost;
-    // Looked for only when someone can be asked.
-    if prompting.asks() {
-        let foreign: Vec<String> = foreign_files(&host, &files, &loaded.cluster.paths.state_dir)?
+    // Files someone made or edited are replaced only with consent: asked on a terminal,
+    // `--yes` otherwise; without either, setup refuses before changing anything.
+    let foreign: Vec<String> =
+        crate::foreign::files(&host, &files, &loaded.cluster.paths.state_dir)?
             .iter()
             .map(|p| p.display().to_string())
             .collect();
+    if !foreign.is_empty() {
         let header = "setup will replace files hakit did not write (each is backed up first and put back by `hakit rollback`):";
-        if !foreign.is_empty() && !prompting.approve("setup", header, &foreign, "Replace them?")? {
-            return Ok(());
+        if prompting.asks() {
+            prompting.approve("setup", header, &foreign, "Replace them?")?;
+        } else if !prompting.yes {
+            return Err(UsageError::with_hint(
+                format!(
+                    "setup would replace {} that hakit did not write and that no package shipped as it is now: {}",
+                    if foreign.len() == 1 { "a file" } else { "files" },
+                    foreign.join(", ")
+                ),
+                "check them (`hakit plan` lists them too), then run setup again with --yes: each is backed up first and put back by `hakit rollback`",
+            )
+            .into());
         }
     }
     let mut progress = super::progress::for_stderr(verbosity);
@@ -107,29 +117,4 @@ pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyho
             Err(PartiallyApplied.into())
         }
     }
-}
-
-/// Rendered files that exist with other contents and were not written by hakit (no entry in
-/// this node's journal): replacing them needs the operator's yes on a terminal.
-fn foreign_files(
-    host: &dyn Host,
-    files: &[RenderedFile],
-    state_dir: &Path,
-) -> anyhow::Result<Vec<PathBuf>> {
-    let journal = NodeJournal::load_in(host, state_dir)?;
-    let mut foreign = Vec::new();
-    for file in files {
-        if journal
-            .as_ref()
-            .is_some_and(|j| j.file_entry(&file.path).is_some())
-        {
-            continue;
-        }
-        if let Some(bytes) = host.read(&file.path)? {
-            if bytes != file.contents.as_bytes() {
-                foreign.push(file.path.clone());
-            }
-        }
-    }
-    Ok(foreign)
 }

@@ -43,6 +43,8 @@ pub struct FakeHost {
     /// with a group of its name) its scripts create.
     pub package_deps: RefCell<BTreeMap<String, Vec<String>>>,
     pub package_users: RefCell<BTreeMap<String, Vec<String>>>,
+    /// Files that are a package's config file as shipped (their current bytes).
+    pub package_defaults: RefCell<BTreeMap<PathBuf, Vec<u8>>>,
     /// Units systemd does not know (their package is gone).
     pub missing_units: RefCell<BTreeSet<String>>,
     ops: std::cell::Cell<usize>,
@@ -196,6 +198,14 @@ impl Host for FakeHost {
             }
         }
         Ok(())
+    }
+
+    fn package_default(&self, path: &Path) -> anyhow::Result<Option<bool>> {
+        let shipped = self.package_defaults.borrow().get(path).cloned();
+        Ok(
+            shipped
+                .map(|bytes| self.state.borrow().files.get(path).map(|(b, _)| b) == Some(&bytes)),
+        )
     }
 
     fn installed_packages(&self, _manager: PackageManager) -> anyhow::Result<BTreeSet<String>> {

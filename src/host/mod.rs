@@ -105,6 +105,10 @@ pub trait Host {
     fn create_system_user(&self, name: &str) -> anyhow::Result<()>;
     fn remove_user(&self, name: &str) -> anyhow::Result<()>;
     fn package_installed(&self, manager: PackageManager, name: &str) -> anyhow::Result<bool>;
+    /// Whether `path` is a package's config file exactly as the package shipped it
+    /// (dpkg's conffile checksum): `Some(true)` pristine, `Some(false)` edited since,
+    /// `None` not a package's config file (or the package manager cannot tell).
+    fn package_default(&self, path: &Path) -> anyhow::Result<Option<bool>>;
     /// Every installed package (to tell what an install pulled in).
     fn installed_packages(&self, manager: PackageManager) -> anyhow::Result<BTreeSet<String>>;
     /// The names of the local users and groups (to tell what a package's scripts created).

@@ -200,6 +200,36 @@ impl Host for RealHost {
         })
     }
 
+    fn package_default(&self, path: &Path) -> anyhow::Result<Option<bool>> {
+        let Some(path_text) = path.to_str() else {
+            return Ok(None);
+        };
+        let owner = command(&["dpkg-query", "-S", path_text]);
+        let Ok(owner) = owner.map(|o| o.success.then_some(o.output)) else {
+            return Ok(None); // not dpkg (an RPM host): cannot tell
+        };
+        let Some(package) = owner
+            .as_deref()
+            .and_then(|o| o.lines().next())
+            .and_then(|l| l.split(':').next())
+            .map(str::trim)
+            .map(str::to_string)
+        else {
+            return Ok(None);
+        };
+        let conffiles = command(&["dpkg-query", "-W", "-f=${Conffiles}\n", &package])?;
+        let Some(shipped) = conffiles.output.lines().find_map(|l| {
+            let mut words = l.split_whitespace();
+            (words.next() == Some(path_text)).then(|| words.next().map(str::to_string))?
+        }) else {
+            return Ok(None);
+        };
+        let Some(bytes) = self.read(path)? else {
+            return Ok(None);
+        };
+        Ok(Some(md5_hex(&bytes) == shipped))
+    }
+
     fn installed_packages(&self, manager: PackageManager) -> anyhow::Result<BTreeSet<String>> {
         let out = match manager {
             PackageManager::Apt => {
@@ -380,6 +410,31 @@ fn parse_ip_addr(text: &str) -> Vec<Ipv4Addr> {
             words.next()?.split('/').next()?.parse().ok()
         })
         .collect()
+}
+
+/// MD5 as dpkg records conffiles (`md5sum`, which coreutils always has).
+fn md5_hex(bytes: &[u8]) -> String {
+    use std::io::Write as _;
+    let Ok(mut child) = Command::new("md5sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+    else {
+        return String::new();
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(bytes);
+    }
+    child
+        .wait_with_output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

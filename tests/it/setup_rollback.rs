@@ -92,12 +92,21 @@ pub fn lab(name: &str) -> Lab {
     }
 }
 
+/// Setup as config management runs it: no terminal, and `--yes` because the lab's tree
+/// holds a hand-made keepalived.conf that the test means to replace.
 fn setup(lab: &Lab) -> std::process::Command {
     let mut cmd = hakit();
-    cmd.args(["setup", "--role", "master", "--no-start", "--config"])
-        .arg(&lab.config)
-        .arg("--secrets")
-        .arg(&lab.secrets);
+    cmd.args([
+        "setup",
+        "--yes",
+        "--role",
+        "master",
+        "--no-start",
+        "--config",
+    ])
+    .arg(&lab.config)
+    .arg("--secrets")
+    .arg(&lab.secrets);
     cmd
 }
 
@@ -151,6 +160,39 @@ fn setup_twice_then_rollback_leaves_the_tree_byte_identical() {
         "rollback must restore every managed file byte for byte"
     );
     eprintln!("figure: setup+rollback round trip: {files} of {files} pre-existing files byte-identical, {} paths compared, 0 left behind", before.len());
+}
+
+/// Without a terminal and without --yes, setup does not replace a hand-made config: it
+/// names it, says which flag allows it, exits 2, and changes nothing at all.
+#[test]
+fn a_hand_made_config_is_not_replaced_without_consent() {
+    if !ready("setup on a file tree") {
+        return;
+    }
+    let lab = lab("consent");
+    let before = tree(&lab.root);
+    let out = run(hakit()
+        .args(["setup", "--role", "master", "--no-start", "--config"])
+        .arg(&lab.config)
+        .arg("--secrets")
+        .arg(&lab.secrets));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(
+        text.contains("etc/keepalived/keepalived.conf") && text.contains("--yes"),
+        "{text}"
+    );
+    assert_eq!(tree(&lab.root), before, "nothing changed");
+    let plan = run(hakit()
+        .args(["plan", "--role", "master", "--config"])
+        .arg(&lab.config)
+        .arg("--secrets")
+        .arg(&lab.secrets));
+    assert!(
+        stderr(&plan).contains("keepalived.conf exists and was not written by hakit"),
+        "plan names it:\n{}",
+        stderr(&plan)
+    );
 }
 
 #[test]

@@ -225,6 +225,10 @@ fn setup_and_rollback_ask_before_replacing_or_undoing_on_a_terminal() {
         "the file is named:\n{shown}"
     );
     assert!(shown.contains("setup cancelled"), "{shown}");
+    assert!(
+        shown.contains("exit=1"),
+        "cancelling exits non-zero:\n{shown}"
+    );
     assert_eq!(std::fs::read(&conf).expect("conf"), hand_made);
     assert!(!lab.root.join("var/lib/hakit").exists(), "{shown}");
     drop(session);
@@ -254,6 +258,10 @@ fn setup_and_rollback_ask_before_replacing_or_undoing_on_a_terminal() {
         "the list names the restore:\n{shown}"
     );
     assert!(shown.contains("rollback cancelled"), "{shown}");
+    assert!(
+        shown.contains("exit=1"),
+        "cancelling exits non-zero:\n{shown}"
+    );
     assert_ne!(std::fs::read(&conf).expect("conf"), hand_made);
     drop(session);
 
