@@ -287,9 +287,9 @@ impl Node {
             .unwrap_or_else(|_| Stdio::null())
     }
 
-    /// The container's PID 1, as the host sees it.
-    pub fn pid1(&self) -> u32 {
-        self.pid1
+    /// The node's network namespace (the same across reboots).
+    pub fn netns(&self) -> &str {
+        &self.ns
     }
 
     /// Run a command inside, with a clean environment.
