@@ -420,7 +420,10 @@ fn a_running_service_is_reloaded_when_its_config_changed_and_left_alone_when_not
 #[test]
 fn a_reload_interrupted_by_a_crash_is_done_by_the_next_setup() {
     let h = running_keepalived();
+    // The process dies before keepalived loaded the new config (reload and the restart it
+    // falls back to both fail, as a crash would leave it).
     h.fail.borrow_mut().insert("systemctl-reload".into());
+    h.fail.borrow_mut().insert("systemctl-restart".into());
     assert!(run(&h, keepalived_steps("hakit's\n"), false).is_err());
     h.fail.borrow_mut().clear();
     h.calls.borrow_mut().clear();
@@ -455,6 +458,19 @@ fn rollback_puts_the_config_back_before_restarting_the_service() {
             .expect("read")
             .as_deref(),
         Some(&b"hand-made\n"[..])
+    );
+}
+
+#[test]
+fn a_reload_that_cannot_run_falls_back_to_a_restart() {
+    let h = running_keepalived();
+    h.fail.borrow_mut().insert("systemctl-reload".into());
+    run(&h, keepalived_steps("hakit's\n"), false).expect("setup");
+    let calls = service_calls(&h);
+    assert_eq!(
+        calls.last().map(String::as_str),
+        Some("systemctl-restart keepalived"),
+        "{calls:?}"
     );
 }
 
