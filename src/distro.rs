@@ -82,6 +82,27 @@ pub fn parse_os_release(text: &str) -> Distro {
 }
 
 /// This machine's distribution, if /etc/os-release can be read.
+/// The kind of container this machine is (systemd-nspawn, lxc, docker, podman), if any:
+/// where keepalived's `track_process` cannot work (the kernel's process connector is
+/// refused there).
+pub fn container() -> Option<String> {
+    if let Ok(kind) = std::fs::read_to_string("/run/systemd/container") {
+        return Some(kind.trim().to_string()).filter(|k| !k.is_empty());
+    }
+    if std::path::Path::new("/.dockerenv").exists() {
+        return Some("docker".into());
+    }
+    if std::path::Path::new("/run/.containerenv").exists() {
+        return Some("podman".into());
+    }
+    let environ = std::fs::read("/proc/1/environ").ok()?;
+    environ
+        .split(|b| *b == 0)
+        .find_map(|var| var.strip_prefix(b"container="))
+        .map(|kind| String::from_utf8_lossy(kind).into_owned())
+        .filter(|k| !k.is_empty())
+}
+
 pub fn detect() -> Option<Distro> {
     std::fs::read_to_string("/etc/os-release")
         .ok()

@@ -29,7 +29,11 @@ pub enum SecretsPolicy {
 }
 
 pub fn load_node(args: &NodeArgs, policy: SecretsPolicy) -> anyhow::Result<LoadedNode> {
-    let (cluster, cluster_text) = config::read(&args.config.path)?;
+    let (mut cluster, cluster_text) = config::read(&args.config.path)?;
+    if let Some(warning) = config::fit_to_host(&mut cluster, crate::distro::container().as_deref())
+    {
+        eprintln!("warning: {warning}");
+    }
     let base = args.config.path.parent().unwrap_or(Path::new("."));
     let profile = profile::load(&cluster.profile, base)?;
     let issues = config::check_cluster(&profile, &cluster);

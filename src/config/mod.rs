@@ -12,4 +12,4 @@ pub use cluster::{
 };
 pub use file::ClusterFile;
 pub use load::{load, parse, read};
-pub use profile_fit::check_cluster;
+pub use profile_fit::{check_cluster, fit_to_host};

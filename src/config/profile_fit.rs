@@ -42,3 +42,45 @@ pub fn check_cluster(profile: &Profile, cluster: &Cluster) -> Vec<ConfigIssue> {
     }
     issues
 }
+
+/// Fit the cluster to this host: in a container, keepalived's `track_process` cannot work
+/// (keepalived would stay in FAULT and never hold the address), so it is turned off on
+/// this node. Returns the warning to print, if any.
+pub fn fit_to_host(cluster: &mut Cluster, container: Option<&str>) -> Option<String> {
+    let kind = container?;
+    if !cluster.check.track_process {
+        return None;
+    }
+    cluster.check.track_process = false;
+    Some(format!(
+        "this host is a container ({kind}): keepalived's track_process needs the kernel's process connector, which containers refuse, so keepalived would stay in FAULT; track_process is off on this node (the protocol-level checks still watch the proxy). Set `[check] track_process = false` in the cluster file to say so and silence this."
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(track: bool) -> Cluster {
+        let text = format!(
+            "name = \"demo\"\nmode = \"l2-vip\"\nprofile = \"haproxy\"\n[[node]]\nname = \"n1\"\naddress = \"192.0.2.11\"\n[[node]]\nname = \"n2\"\naddress = \"192.0.2.12\"\n[[backend]]\naddress = \"192.0.2.21:3306\"\n[vip]\naddress = \"192.0.2.100/24\"\ninterface = \"eth0\"\n[vrrp]\nvirtual_router_id = 51\n[check]\ntrack_process = {track}\n"
+        );
+        crate::config::parse(&text).expect("cluster")
+    }
+
+    #[test]
+    fn track_process_is_turned_off_in_a_container_with_a_warning_and_kept_elsewhere() {
+        let mut c = cluster(true);
+        assert_eq!(fit_to_host(&mut c, None), None);
+        assert!(c.check.track_process);
+        let warning = fit_to_host(&mut c, Some("lxc")).expect("a warning");
+        assert!(warning.contains("container (lxc)") && warning.contains("track_process = false"));
+        assert!(!c.check.track_process);
+        let mut off = cluster(false);
+        assert_eq!(
+            fit_to_host(&mut off, Some("docker")),
+            None,
+            "already off: nothing to say"
+        );
+    }
+}

@@ -16,7 +16,7 @@ const VIP: &str = "192.0.2.100";
 
 fn cluster_file() -> String {
     format!(
-        "name = \"booted\"\nmode = \"l2-vip\"\nprofile = \"haproxy\"\n\n[[node]]\nname = \"n1\"\naddress = \"192.0.2.11\"\n\n[[node]]\nname = \"n2\"\naddress = \"192.0.2.12\"\n\n[[backend]]\naddress = \"192.0.2.1:3306\"\n\n[vip]\naddress = \"{VIP}/24\"\ninterface = \"host0\"\n\n[vrrp]\nvirtual_router_id = 51\n\n[check]\n# keepalived's process connector is refused inside a container.\ntrack_process = false\n"
+        "name = \"booted\"\nmode = \"l2-vip\"\nprofile = \"haproxy\"\n\n[[node]]\nname = \"n1\"\naddress = \"192.0.2.11\"\n\n[[node]]\nname = \"n2\"\naddress = \"192.0.2.12\"\n\n[[backend]]\naddress = \"192.0.2.1:3306\"\n\n[vip]\naddress = \"{VIP}/24\"\ninterface = \"host0\"\n\n[vrrp]\nvirtual_router_id = 51\n"
     )
 }
 
@@ -278,6 +278,11 @@ fn a_pair_on_booted_hosts_survives_reruns_and_reboots_and_rolls_back_to_the_host
     let t = Instant::now();
     let out = setup(lab.node("n1"), "master");
     assert!(out.contains("installed keepalived, haproxy"), "{out}");
+    // track_process (on by default) cannot work in a container: said, and turned off.
+    assert!(
+        out.contains("this host is a container (systemd-nspawn)") && out.contains("track_process"),
+        "{out}"
+    );
     let setup_time = t.elapsed();
     setup(lab.node("n2"), "backup");
     wait_until("n1 holds the address", Duration::from_secs(15), || {
