@@ -32,6 +32,10 @@ pub struct Profile {
     pub admin_port: Option<u16>,
     #[serde(default)]
     pub stats_port: Option<u16>,
+    /// Loopback port where the proxy itself answers a health request (haproxy's
+    /// monitor-uri): checks that need an answer, not only a completed TCP handshake.
+    #[serde(default)]
+    pub health_port: Option<u16>,
     /// Default directory of the proxy's own config files.
     pub config_dir: String,
     /// Whether `[[backend]]` entries are required.

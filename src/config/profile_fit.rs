@@ -30,11 +30,11 @@ pub fn check_cluster(profile: &Profile, cluster: &Cluster) -> Vec<ConfigIssue> {
     let port = cluster.proxy.port.unwrap_or(profile.port);
     let admin = cluster.proxy.admin_port.or(profile.admin_port);
     let stats = cluster.proxy.stats_port.or(profile.stats_port);
-    if admin == Some(port) || stats == Some(port) {
+    if admin == Some(port) || stats == Some(port) || profile.health_port == Some(port) {
         issues.push(ConfigIssue::new(
             "proxy.port",
             format!(
-                "port {port} is also the {} profile's admin or stats port",
+                "port {port} is also the {} profile's admin, stats or health port",
                 profile.name
             ),
             "choose another proxy.port, or move the admin/stats port",

@@ -70,6 +70,7 @@ pub struct ProxyInfo {
     pub port: u16,
     pub admin_port: Option<u16>,
     pub stats_port: Option<u16>,
+    pub health_port: Option<u16>,
     pub config_dir: PathBuf,
 }
 
@@ -136,6 +137,7 @@ pub fn build(cluster: &Cluster, target: &Target, profile: &Profile, secrets: &Se
             port: cluster.proxy.port.unwrap_or(profile.port),
             admin_port: cluster.proxy.admin_port.or(profile.admin_port),
             stats_port: cluster.proxy.stats_port.or(profile.stats_port),
+            health_port: profile.health_port,
             config_dir: proxy_config_dir(cluster, profile),
         },
         backends: cluster.backends.clone(),

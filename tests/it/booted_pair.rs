@@ -352,6 +352,17 @@ fn a_pair_on_booted_hosts_survives_reruns_and_reboots_and_rolls_back_to_the_host
         "nopreempt: n2 keeps it after n1's reboot"
     );
 
+    // A hung proxy (SIGSTOP: the kernel still completes TCP handshakes from its listen
+    // backlog) is detected, and the address moves to the other node.
+    let hung = lab.node("n2");
+    hung.ok(&["pkill", "-STOP", "-x", "haproxy"]);
+    let to_other = wait_until(
+        "n1 takes the address from a hung haproxy",
+        Duration::from_secs(15),
+        || holds_vip(lab.node("n1")) && !holds_vip(lab.node("n2")),
+    );
+    hung.ok(&["pkill", "-CONT", "-x", "haproxy"]);
+
     // Rollback on both gives back the hosts as they were.
     drop(session);
     let mut rollback_time = Duration::ZERO;
@@ -402,13 +413,14 @@ fn a_pair_on_booted_hosts_survives_reruns_and_reboots_and_rolls_back_to_the_host
         );
     }
     eprintln!(
-        "figure: booted pair: setup {:.1} s (packages from the cache), re-run {:.1} s with the address absent 0 of {samples} samples, reboot {:.1} s (backup) / {:.1} s (master), address served again {:.2} s after the master's reboot began (nopreempt: by the backup), services up {:.1} s after boot, rollback {:.1} s, {:.0} s in all",
+        "figure: booted pair: setup {:.1} s (packages from the cache), re-run {:.1} s with the address absent 0 of {samples} samples, reboot {:.1} s (backup) / {:.1} s (master), address served again {:.2} s after the master's reboot began (nopreempt: by the backup), services up {:.1} s after boot, hung haproxy detected and the address moved in {:.1} s, rollback {:.1} s, {:.0} s in all",
         setup_time.as_secs_f64(),
         rerun_time.as_secs_f64(),
         reboot_backup.as_secs_f64(),
         reboot_master.as_secs_f64(),
         without_address.as_secs_f64(),
         to_address.as_secs_f64(),
+        to_other.as_secs_f64(),
         rollback_time.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
