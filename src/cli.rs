@@ -11,7 +11,7 @@ use std::path::PathBuf;
     about = "Active/standby database-proxy pairs behind one address (AWS Elastic IP or L2 VIP), with keepalived",
     long_about = None,
     help_expected = true,
-    after_help = "Exit codes: 0 ok, 1 failure, 2 usage or config error, 3 partially applied (run `hakit rollback`)."
+    after_help = "Exit codes: 0 ok, 1 failure (or a confirmation answered no), 2 usage or config error, 3 partially applied (run `hakit rollback`), 4 degraded (`hakit status`)."
 )]
 pub struct Cli {
     /// Print only errors (no per-step lines)

@@ -10,6 +10,14 @@ pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
 /// A step failed and some of the change is still applied: run `hakit rollback`.
 pub const PARTIAL: u8 = 3;
+/// `hakit status`: this node is degraded (its proxy does not answer, or nobody holds the
+/// Elastic IP).
+pub const DEGRADED: u8 = 4;
+
+/// What `hakit status` found wrong on this node: exit code 4.
+#[derive(Debug, thiserror::Error)]
+#[error("degraded: {0}")]
+pub struct Degraded(pub String);
 
 /// An error caused by what the user asked for (bad flag combination, missing value):
 /// exit code 2, like a clap usage error.
@@ -58,6 +66,9 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if cause.is::<PartiallyApplied>() || cause.is::<IamPartiallyApplied>() {
             return PARTIAL;
+        }
+        if cause.is::<Degraded>() {
+            return DEGRADED;
         }
         if cause.is::<ConfigError>() || cause.is::<UsageError>() {
             return USAGE;

@@ -33,6 +33,15 @@ pub fn run(mut args: InitArgs, prompting: Prompting) -> anyhow::Result<()> {
         .secrets_out
         .clone()
         .unwrap_or_else(|| default_secrets_path(&args.out));
+    for path in [&args.out, &secrets_out] {
+        if let Some(dir) = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty() && !d.is_dir())
+        {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating {} for {}", dir.display(), path.display()))?;
+        }
+    }
     std::fs::write(&args.out, &text).with_context(|| format!("writing {}", args.out.display()))?;
     eprintln!(
         "wrote {} (cluster {}, {} nodes)",

@@ -3,6 +3,7 @@
 
 use crate::cli::{Output, StatusArgs};
 use crate::config::{self, Cluster, Mode, ModeKind};
+use crate::exit::Degraded;
 use crate::host::RealHost;
 use crate::{profile, role};
 use hakit_cloud::Cloud;
@@ -165,5 +166,23 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
             );
         }
     }
-    Ok(())
+    // What this node can tell: its proxy, and in aws-eip mode whether anyone holds the
+    // Elastic IP (an l2-vip backup cannot see the VIP on its peer).
+    let mut problems = Vec::new();
+    if !status.proxy.accepting {
+        problems.push(format!(
+            "{} is not accepting connections on :{}",
+            status.proxy.service, status.proxy.port
+        ));
+    }
+    if let Some(error) = &status.address.error {
+        problems.push(format!("the address's state is unknown: {error}"));
+    } else if matches!(cluster.mode, Mode::AwsEip(_)) && status.address.holder.is_none() {
+        problems.push(format!("nobody holds {}", status.address.address));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Degraded(problems.join("; ")).into())
+    }
 }

@@ -125,6 +125,16 @@ fn init_args(dir: &Path) -> Vec<String> {
 }
 
 #[test]
+fn init_creates_the_directory_it_writes_into() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nested = dir.path().join("etc/hakit");
+    let out = run(hakit().args(init_args(&nested)));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(hakit::config::load(&nested.join("hakit.toml")).is_ok());
+    assert!(nested.join("hakit.secrets.toml").exists());
+}
+
+#[test]
 fn non_interactive_init_writes_a_valid_cluster_file_and_root_only_secrets() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("tempdir");
