@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// The cached root filesystem; the suffix changes whenever what goes into it changes.
-const ROOTFS: &str = "/var/tmp/hakit-rootfs/bookworm-2";
+/// Where root filesystems are cached, one per Debian suite; the version changes whenever
+/// what goes into them changes.
+const ROOTFS_DIR: &str = "/var/tmp/hakit-rootfs";
+const ROOTFS_VERSION: u32 = 2;
 const INCLUDE: &str = "systemd,systemd-sysv,dbus,iproute2,procps";
 /// What setup installs, pre-downloaded into the root filesystem's apt cache.
 const CACHED_PACKAGES: &[&str] = &["keepalived", "haproxy"];
@@ -46,16 +48,16 @@ fn ok(argv: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The root filesystem every node is copied from, built once per machine (about a minute:
-/// debootstrap, then the packages into the apt cache). Built under a temporary name and
-/// renamed when complete, so an interrupted build is never used.
-pub fn rootfs() -> PathBuf {
-    let dir = PathBuf::from(ROOTFS);
+/// The root filesystem of Debian `suite` every node is copied from, built once per machine
+/// (about a minute: debootstrap, then the packages into the apt cache). Built under a
+/// temporary name and renamed when complete, so an interrupted build is never used.
+pub fn rootfs(suite: &str) -> PathBuf {
+    let dir = PathBuf::from(format!("{ROOTFS_DIR}/{suite}-{ROOTFS_VERSION}"));
     if dir.join(".complete").exists() {
         return dir;
     }
     let started = Instant::now();
-    let tmp = PathBuf::from(format!("{ROOTFS}.building-{}", std::process::id()));
+    let tmp = PathBuf::from(format!("{}.building-{}", dir.display(), std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(tmp.parent().expect("parent")).expect("mkdir");
     let t = tmp.to_str().expect("utf8");
@@ -63,7 +65,7 @@ pub fn rootfs() -> PathBuf {
         "debootstrap",
         "--variant=minbase",
         &format!("--include={INCLUDE}"),
-        "bookworm",
+        suite,
         t,
     ]);
     // The host's own network stack (systemd-networkd, with wait-online as `systemctl
@@ -89,7 +91,7 @@ pub fn rootfs() -> PathBuf {
     std::fs::rename(&tmp, &dir).expect("rename");
     cleanup_cgroups();
     eprintln!(
-        "figure: built the booted-test root filesystem in {:.0} s",
+        "figure: built the {suite} root filesystem in {:.0} s",
         started.elapsed().as_secs_f64()
     );
     dir
@@ -112,11 +114,16 @@ fn cleanup_cgroups() {
     }
 }
 
+/// One booted lab at a time: they are heavy for the machine, and their VRRP timings suffer
+/// when they share its two cores.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The lab: a namespace with the bridge every node's veth is in, and 192.0.2.1 for clients.
 pub struct Lab {
     pub ns: String,
     pub nodes: Vec<Node>,
     base: PathBuf,
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
 
 pub struct Node {
@@ -128,9 +135,12 @@ pub struct Node {
 }
 
 impl Lab {
-    /// Nodes `names` at 192.0.2.11, .12, ..., booted and ready.
-    pub fn new(tag: &str, names: &[&str]) -> Lab {
-        let rootfs = rootfs();
+    /// Nodes `names` at 192.0.2.11, .12, ..., booted from Debian `suite` and ready.
+    pub fn new(tag: &str, suite: &str, names: &[&str]) -> Lab {
+        let turn = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let rootfs = rootfs(suite);
         let id = format!("{tag}{}", std::process::id() % 100_000);
         let ns = format!("hk-{id}");
         let base = PathBuf::from(format!("/var/tmp/hakit-booted-{id}"));
@@ -141,6 +151,7 @@ impl Lab {
             ns: ns.clone(),
             nodes: vec![],
             base,
+            _turn: turn,
         };
         ok(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
         ok(&["ip", "-n", &ns, "link", "add", "br0", "type", "bridge"]);

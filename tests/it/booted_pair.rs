@@ -260,13 +260,22 @@ impl VipWatch {
 
 #[test]
 fn a_pair_on_booted_hosts_survives_reruns_and_reboots_and_rolls_back_to_the_host_it_found() {
+    pair_on("bookworm", "Debian 12");
+}
+
+#[test]
+fn the_same_on_debian_13() {
+    pair_on("trixie", "Debian 13");
+}
+
+fn pair_on(suite: &str, distro: &str) {
     if !ready("booted containers") || !crate::common::require_tool("socat") {
         return;
     }
     let started = Instant::now();
-    let mut lab = Lab::new("pair", &["n1", "n2"]);
+    let mut lab = Lab::new(&suite[..2], suite, &["n1", "n2"]);
     eprintln!(
-        "figure: booted two Debian 12 containers in {:.1} s",
+        "figure: booted two {distro} containers in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     lab.put("/root/cluster.toml", cluster_file().as_bytes(), 0o644);
@@ -318,6 +327,34 @@ fn a_pair_on_booted_hosts_survives_reruns_and_reboots_and_rolls_back_to_the_host
     assert!(
         session.echoes("after"),
         "the session through the address survived the re-run"
+    );
+
+    // A changed proxy config (a backend's weight) is applied by a reload: keepalived is
+    // not touched and the address never leaves n1.
+    let changed = cluster_file().replace(
+        "address = \"192.0.2.1:3306\"\n",
+        "address = \"192.0.2.1:3306\"\nweight = 2\n",
+    );
+    assert_ne!(changed, cluster_file());
+    lab.put("/root/cluster.toml", changed.as_bytes(), 0o644);
+    let keepalived_pid = lab
+        .node("n1")
+        .ok(&["systemctl", "show", "-p", "MainPID", "keepalived"]);
+    let watch = VipWatch::start(&lab.nodes[..1]);
+    let out = setup(lab.node("n1"), "master");
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, reload_misses, _) = watch.finish();
+    assert!(out.contains("reloaded: its configuration changed"), "{out}");
+    assert_eq!(reload_misses, 0, "the address left n1 during a reload");
+    assert_eq!(
+        lab.node("n1")
+            .ok(&["systemctl", "show", "-p", "MainPID", "keepalived"]),
+        keepalived_pid,
+        "keepalived untouched by a proxy-only change"
+    );
+    assert!(
+        session.echoes("after a reload"),
+        "the open session survived the reload"
     );
 
     // Reboot the backup: the address stays; then the master: nopreempt, so n2 takes over
@@ -413,7 +450,7 @@ fn a_pair_on_booted_hosts_survives_reruns_and_reboots_and_rolls_back_to_the_host
         );
     }
     eprintln!(
-        "figure: booted pair: setup {:.1} s (packages from the cache), re-run {:.1} s with the address absent 0 of {samples} samples, reboot {:.1} s (backup) / {:.1} s (master), address served again {:.2} s after the master's reboot began (nopreempt: by the backup), services up {:.1} s after boot, hung haproxy detected and the address moved in {:.1} s, rollback {:.1} s, {:.0} s in all",
+        "figure: booted pair ({distro}): setup {:.1} s (packages from the cache), re-run {:.1} s with the address absent 0 of {samples} samples, reboot {:.1} s (backup) / {:.1} s (master), address served again {:.2} s after the master's reboot began (nopreempt: by the backup), services up {:.1} s after boot, hung haproxy detected and the address moved in {:.1} s, rollback {:.1} s, {:.0} s in all",
         setup_time.as_secs_f64(),
         rerun_time.as_secs_f64(),
         reboot_backup.as_secs_f64(),

@@ -588,6 +588,8 @@ impl Lab {
         let config = n.config.display().to_string();
         let mut args = vec![
             "setup",
+            // The lab's nodes start with a hand-made keepalived.conf, replaced on purpose.
+            "--yes",
             "--role",
             role,
             "--no-start",
@@ -1345,6 +1347,8 @@ fn aws_eip_sigkill_after_every_setup_step_then_rollback_restores_host_and_emulat
         let mut cmd = n.ns.exec(&[env!("CARGO_BIN_EXE_hakit")]);
         cmd.args([
             "setup",
+            // The lab's nodes start with a hand-made keepalived.conf, replaced on purpose.
+            "--yes",
             "--role",
             "master",
             "--no-start",
