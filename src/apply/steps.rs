@@ -9,6 +9,7 @@ use crate::journal::{NodeJournal, Status, Undo};
 use crate::plan::Step;
 use anyhow::{bail, Context};
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 pub(super) fn apply_step(
     host: &dyn Host,
@@ -48,6 +49,7 @@ pub(super) fn apply_step(
             }
             let packages_before = host.installed_packages(manager)?;
             let accounts_before = host.accounts()?;
+            let leftovers = leftovers_of(host, &missing);
             let index = journal.intend(
                 host,
                 Undo::RemovePackages {
@@ -55,6 +57,7 @@ pub(super) fn apply_step(
                     packages: missing.clone(),
                     users: vec![],
                     groups: vec![],
+                    leftovers: leftovers.clone(),
                 },
             )?;
             host.install_packages(manager, &missing)?;
@@ -73,6 +76,7 @@ pub(super) fn apply_step(
                 packages,
                 users: new(&accounts_before.users, accounts.users),
                 groups: new(&accounts_before.groups, accounts.groups),
+                leftovers,
             };
             journal.done(host, index)?;
             let with = match deps {
@@ -232,6 +236,41 @@ pub(super) fn apply_step(
             Ok((Status::Applied, Some(note.into())))
         }
     }
+}
+
+/// Files a package's daemon writes at run time, outside what its package owns, so that
+/// purging the package leaves them (keepalived 2.3, Debian 13, registers its address
+/// protocol for iproute2).
+const RUNTIME_FILES: &[(&str, &str)] = &[
+    (
+        "keepalived",
+        "/etc/iproute2/rt_addrprotos.d/keepalived.conf",
+    ),
+    ("keepalived", "/etc/iproute2/rt_protos.d/keepalived.conf"),
+];
+
+/// Of the run-time files of `packages`, those not there now, each followed by its parent
+/// directories that are not there either (deepest first): what rollback removes.
+fn leftovers_of(host: &dyn Host, packages: &[String]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for (_, file) in RUNTIME_FILES
+        .iter()
+        .filter(|(p, _)| packages.iter().any(|m| m == p))
+    {
+        let file = Path::new(file);
+        if host.read(file).ok().flatten().is_some() {
+            continue;
+        }
+        out.push(file.to_path_buf());
+        let mut dir = file.parent();
+        while let Some(d) = dir.filter(|d| !host.is_dir(d)) {
+            if !out.iter().any(|p| p == d) {
+                out.push(d.to_path_buf());
+            }
+            dir = d.parent();
+        }
+    }
+    out
 }
 
 fn require_systemd(host: &dyn Host) -> anyhow::Result<()> {

@@ -161,6 +161,7 @@ mod tests {
                     packages: vec!["keepalived".into()],
                     users: vec![],
                     groups: vec![],
+                    leftovers: vec![],
                 },
                 r#"{"state":"done","undo":"remove-packages","manager":"apt","packages":["keepalived"]}"#,
             ),

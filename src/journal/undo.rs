@@ -39,6 +39,11 @@ pub enum Undo {
         users: Vec<String>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         groups: Vec<String>,
+        /// Files the packages' daemons create at run time (and the directories made for
+        /// them) that were not there before: removed after the purge, directories only
+        /// when empty.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        leftovers: Vec<PathBuf>,
     },
     DisableService {
         name: String,
@@ -185,6 +190,7 @@ impl Undo {
                 packages,
                 users,
                 groups,
+                leftovers,
             } => {
                 let installed = host.installed_packages(*manager)?;
                 let ours: Vec<String> = packages
@@ -203,6 +209,16 @@ impl Undo {
                 let accounts = host.accounts()?;
                 for group in groups.iter().filter(|g| accounts.groups.contains(*g)) {
                     host.remove_group(group)?;
+                }
+                let (mut dirs, files): (Vec<&PathBuf>, Vec<&PathBuf>) =
+                    leftovers.iter().partition(|p| host.is_dir(p));
+                for file in files {
+                    host.remove_file(file)?;
+                }
+                // Deepest first, so a parent is empty by the time its turn comes.
+                dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+                for dir in dirs {
+                    host.remove_dir_if_empty(dir)?;
                 }
                 Ok(())
             }

@@ -220,7 +220,7 @@ impl Node {
         std::fs::create_dir_all(&network).expect("network dir");
         std::fs::write(
             network.join("10-host0.network"),
-            format!("[Match]\nName=host0\n\n[Network]\nAddress={address}/24\nGateway=192.0.2.1\n"),
+            format!("[Match]\nName=host0\n\n[Network]\nAddress={address}/24\nGateway=192.0.2.1\nIPv6AcceptRA=no\n"),
         )
         .expect("network");
         std::fs::copy(

@@ -386,7 +386,22 @@ fn pair_on(suite: &str, distro: &str) {
     );
     assert!(
         holds_vip(lab.node("n2")),
-        "nopreempt: n2 keeps it after n1's reboot"
+        "nopreempt: n2 keeps it after n1's reboot; n1's keepalived said:\n{}",
+        String::from_utf8_lossy(
+            &lab.node("n1")
+                .run(&[
+                    "journalctl",
+                    "-b",
+                    "-u",
+                    "keepalived",
+                    "-u",
+                    "systemd-networkd",
+                    "--no-pager",
+                    "-o",
+                    "short-precise"
+                ])
+                .stdout
+        )
     );
 
     // A hung proxy (SIGSTOP: the kernel still completes TCP handshakes from its listen

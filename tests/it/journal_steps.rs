@@ -225,6 +225,30 @@ fn rollback_purges_the_dependencies_and_accounts_an_install_brought_and_nothing_
 }
 
 #[test]
+fn rollback_removes_what_a_daemon_wrote_at_run_time_where_nothing_was_before() {
+    let h = host();
+    let before = h.snapshot();
+    let steps = vec![Step::InstallPackages {
+        manager: Some(PackageManager::Apt),
+        packages: vec!["keepalived".into()],
+    }];
+    run(&h, steps, false).expect("install");
+    // keepalived 2.3 registers its address protocol for iproute2 when it starts.
+    for d in ["/etc/iproute2", "/etc/iproute2/rt_addrprotos.d"] {
+        h.create_dir(Path::new(d), 0o755).expect("dir");
+    }
+    h.write_atomic(
+        Path::new("/etc/iproute2/rt_addrprotos.d/keepalived.conf"),
+        b"18 keepalived\n",
+        &Ownership::root(0o644),
+    )
+    .expect("write");
+    let report = rollback(&h, None, Path::new(STATE), false).expect("rollback");
+    assert!(report.remaining.is_empty(), "{report:?}");
+    assert_eq!(h.snapshot(), before);
+}
+
+#[test]
 fn write_new_file() {
     three_cases(
         "write",
