@@ -64,7 +64,8 @@ fn facts(world: &World, node: usize) -> NodeFacts {
     }
 }
 
-fn host() -> FakeHost {
+/// The in-memory host the AWS-step tests use (any MAC shows up as ens6).
+pub(crate) fn host() -> FakeHost {
     let host = FakeHost::new();
     for d in ["/etc", "/etc/systemd", "/var", "/var/lib"] {
         host.create_dir(Path::new(d), 0o755).expect("dir");
@@ -76,7 +77,8 @@ fn host() -> FakeHost {
     host
 }
 
-fn plan(steps: Vec<Step>) -> Plan {
+/// A master's aws-eip plan of `steps`.
+pub(crate) fn plan(steps: Vec<Step>) -> Plan {
     Plan {
         cluster: "x".into(),
         node: "n1".into(),

@@ -4,13 +4,13 @@
 //! only the fake can show: how many EC2 requests a step makes, and throttling. The Elastic
 //! IP must still be allocated after every rollback.
 
+use crate::cloud_steps::{host, plan};
 use crate::common::{cluster_toml, parse};
 use hakit::apply::{apply, ApplyInput, Status};
 use hakit::config::Cluster;
 use hakit::host::{FakeHost, Host};
 use hakit::journal::{CrashMode, CrashPoint, NodeJournal, Undo, CRASH_MESSAGE};
-use hakit::plan::{Plan, Step};
-use hakit::role::Role;
+use hakit::plan::Step;
 use hakit::rollback::rollback;
 use hakit_cloud::{Action, Cloud, FakeCloud, NewEni, NodeFacts};
 use std::path::Path;
@@ -72,32 +72,6 @@ fn facts(node: usize) -> NodeFacts {
         vpc_id: "vpc-test".into(),
         private_ip: "10.0.1.10".into(),
         security_group_ids: vec![],
-    }
-}
-
-fn host() -> FakeHost {
-    let host = FakeHost::new();
-    for d in ["/etc", "/etc/systemd", "/var", "/var/lib"] {
-        host.create_dir(Path::new(d), 0o755).expect("dir");
-    }
-    host.state
-        .borrow_mut()
-        .interfaces
-        .insert("*".into(), "ens6".into());
-    host
-}
-
-fn plan(steps: Vec<Step>) -> Plan {
-    Plan {
-        cluster: "x".into(),
-        node: "n1".into(),
-        role: Role::Master,
-        mode: hakit::config::ModeKind::AwsEip,
-        profile: "haproxy".into(),
-        package_manager: Some(hakit::host::PackageManager::Apt),
-        steps,
-        warnings: vec![],
-        preflight: vec![],
     }
 }
 
