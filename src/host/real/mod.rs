@@ -1,5 +1,7 @@
 //! The real host: std::fs for files, useradd/userdel, apt-get or dnf/yum, systemctl.
 
+mod packages;
+
 use super::{Accounts, CommandOutput, Host, Ownership, PackageManager};
 use anyhow::{bail, Context};
 use std::collections::BTreeSet;
@@ -12,6 +14,15 @@ use std::process::{Command, Stdio};
 
 #[derive(Debug, Default)]
 pub struct RealHost;
+
+/// The file's bytes, or `None` when it does not exist.
+fn read(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
 
 fn command(argv: &[&str]) -> anyhow::Result<CommandOutput> {
     let (program, args) = argv.split_first().context("empty command")?;
@@ -79,11 +90,7 @@ fn lookup_name(file: &str, id: u32) -> String {
 
 impl Host for RealHost {
     fn read(&self, path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
-        match fs::read(path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-        }
+        read(path)
     }
 
     fn ownership(&self, path: &Path) -> anyhow::Result<Option<Ownership>> {
@@ -191,67 +198,15 @@ impl Host for RealHost {
     }
 
     fn package_installed(&self, manager: PackageManager, name: &str) -> anyhow::Result<bool> {
-        Ok(match manager {
-            PackageManager::Apt => {
-                let out = command(&["dpkg-query", "-W", "-f=${Status}", name])?;
-                out.success && out.output.contains("install ok installed")
-            }
-            PackageManager::Dnf | PackageManager::Yum => command(&["rpm", "-q", name])?.success,
-        })
+        packages::package_installed(manager, name)
     }
 
     fn package_default(&self, path: &Path) -> anyhow::Result<Option<bool>> {
-        let Some(path_text) = path.to_str() else {
-            return Ok(None);
-        };
-        let owner = command(&["dpkg-query", "-S", path_text]);
-        let Ok(owner) = owner.map(|o| o.success.then_some(o.output)) else {
-            return Ok(None); // not dpkg (an RPM host): cannot tell
-        };
-        let Some(package) = owner
-            .as_deref()
-            .and_then(|o| o.lines().next())
-            .and_then(|l| l.split(':').next())
-            .map(str::trim)
-            .map(str::to_string)
-        else {
-            return Ok(None);
-        };
-        let conffiles = command(&["dpkg-query", "-W", "-f=${Conffiles}\n", &package])?;
-        let Some(shipped) = conffiles.output.lines().find_map(|l| {
-            let mut words = l.split_whitespace();
-            (words.next() == Some(path_text)).then(|| words.next().map(str::to_string))?
-        }) else {
-            return Ok(None);
-        };
-        let Some(bytes) = self.read(path)? else {
-            return Ok(None);
-        };
-        Ok(Some(md5_hex(&bytes) == shipped))
+        packages::package_default(path)
     }
 
     fn installed_packages(&self, manager: PackageManager) -> anyhow::Result<BTreeSet<String>> {
-        let out = match manager {
-            PackageManager::Apt => {
-                command(&["dpkg-query", "-W", "-f=${Package}\t${db:Status-Abbrev}\n"])?
-            }
-            PackageManager::Dnf | PackageManager::Yum => {
-                command(&["rpm", "-qa", "--qf", "%{NAME}\tii\n"])?
-            }
-        };
-        if !out.success {
-            bail!(
-                "listing the installed packages failed: {}",
-                out.output.trim()
-            );
-        }
-        Ok(out
-            .output
-            .lines()
-            .filter_map(|l| l.split_once('\t'))
-            .filter(|(_, status)| status.starts_with("ii"))
-            .map(|(name, _)| name.to_string())
-            .collect())
+        packages::installed_packages(manager)
     }
 
     fn accounts(&self) -> anyhow::Result<Accounts> {
@@ -275,53 +230,19 @@ impl Host for RealHost {
     }
 
     fn install_packages(&self, manager: PackageManager, names: &[String]) -> anyhow::Result<()> {
-        let mut argv: Vec<&str> = match manager {
-            PackageManager::Apt => {
-                vec!["apt-get", "install", "-y", "-q", "--no-install-recommends"]
-            }
-            PackageManager::Dnf | PackageManager::Yum => {
-                vec![manager.as_str(), "install", "-y", "-q"]
-            }
-        };
-        argv.extend(names.iter().map(String::as_str));
-        checked(&argv)
+        packages::install_packages(manager, names)
     }
 
     fn remove_packages(&self, manager: PackageManager, names: &[String]) -> anyhow::Result<()> {
-        let mut argv: Vec<&str> = match manager {
-            PackageManager::Apt => vec!["apt-get", "purge", "-y", "-q"],
-            PackageManager::Dnf | PackageManager::Yum => {
-                vec![manager.as_str(), "remove", "-y", "-q"]
-            }
-        };
-        argv.extend(names.iter().map(String::as_str));
-        checked(&argv)
+        packages::remove_packages(manager, names)
     }
 
     fn package_available(&self, manager: PackageManager, name: &str) -> anyhow::Result<bool> {
-        match manager {
-            PackageManager::Apt => {
-                let out = command(&["apt-cache", "policy", name])?;
-                Ok(out.success
-                    && out.output.lines().any(|l| {
-                        l.trim()
-                            .strip_prefix("Candidate:")
-                            .is_some_and(|c| c.trim() != "(none)")
-                    }))
-            }
-            PackageManager::Dnf | PackageManager::Yum => {
-                Ok(command(&[manager.as_str(), "-q", "list", name])?.success)
-            }
-        }
+        packages::package_available(manager, name)
     }
 
     fn refresh_packages(&self, manager: PackageManager) -> anyhow::Result<()> {
-        match manager {
-            PackageManager::Apt => checked(&["apt-get", "update", "-q"]),
-            PackageManager::Dnf | PackageManager::Yum => {
-                checked(&[manager.as_str(), "-q", "makecache"])
-            }
-        }
+        packages::refresh_packages(manager)
     }
 
     fn fetch(&self, url: &str) -> anyhow::Result<Vec<u8>> {
@@ -410,31 +331,6 @@ fn parse_ip_addr(text: &str) -> Vec<Ipv4Addr> {
             words.next()?.split('/').next()?.parse().ok()
         })
         .collect()
-}
-
-/// MD5 as dpkg records conffiles (`md5sum`, which coreutils always has).
-fn md5_hex(bytes: &[u8]) -> String {
-    use std::io::Write as _;
-    let Ok(mut child) = Command::new("md5sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-    else {
-        return String::new();
-    };
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(bytes);
-    }
-    child
-        .wait_with_output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_string()
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
