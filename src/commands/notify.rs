@@ -52,9 +52,9 @@ pub fn run(args: NotifyArgs) -> anyhow::Result<()> {
     });
     let quiet = args.reconcile && matches!(&result, Ok(o) if o.action == Action::AlreadyOurs);
     if !quiet {
-        let line = notify::log_line(&cluster, &node, &result);
+        let line = notify::failover_log::line(&cluster, &node, &result);
         eprintln!("{line}");
-        if let Err(e) = notify::append_failover_log(&cluster, &line) {
+        if let Err(e) = notify::failover_log::append(&cluster, &line) {
             eprintln!("warning: {e:#}");
         }
     }

@@ -2,7 +2,7 @@
 //! the last failover. Read-only.
 
 use crate::cli::{Output, StatusArgs};
-use crate::config::{self, Cluster, Mode, ModeKind};
+use crate::config::{self, Mode, ModeKind};
 use crate::exit::Degraded;
 use crate::host::RealHost;
 use crate::{profile, role};
@@ -42,15 +42,6 @@ pub struct ProxyStatus {
     pub service: String,
     pub port: u16,
     pub accepting: bool,
-}
-
-fn last_notified(cluster: &Cluster, node: &str) -> Option<String> {
-    let text = std::fs::read_to_string(cluster.paths.log_dir.join("failover.log")).ok()?;
-    let needle = format!(" node={node} state=");
-    text.lines().rev().find_map(|l| {
-        l.split_once(&needle)
-            .map(|(_, rest)| rest.split_whitespace().next().unwrap_or("").to_string())
-    })
 }
 
 pub fn run(args: StatusArgs) -> anyhow::Result<()> {
@@ -114,14 +105,14 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
         node: node.clone(),
         mode: cluster.mode.kind(),
         vrrp_state: if master { "master" } else { "not-master" },
-        last_notified_state: last_notified(&cluster, &node),
+        last_notified_state: crate::notify::failover_log::last_state(&cluster, &node),
         address,
         proxy: ProxyStatus {
             service: profile.service.clone(),
             port,
             accepting,
         },
-        last_failover: crate::notify::last_failover(&cluster),
+        last_failover: crate::notify::failover_log::last(&cluster),
     };
     match args.output.format {
         Output::Json => println!("{}", serde_json::to_string_pretty(&status)?),

@@ -3,17 +3,16 @@
 //! association held by another node is never disturbed. Transitions are serialized, and a
 //! later one supersedes an earlier one still waiting.
 
+pub mod failover_log;
 mod serial;
 pub mod webhook;
 
 pub use serial::{Serializer, Ticket};
 
-use crate::clock::utc_now;
 use crate::config::{Cluster, Mode};
 use anyhow::Context;
 use hakit_cloud::{pick_own_eni, Cloud, Eni, TAG_STATE};
 use serde::Serialize;
-use std::io::Write;
 use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -143,43 +142,4 @@ pub fn transition(
         Some(eni.id),
         after.network_interface_id,
     ))
-}
-
-/// One line per transition, to stderr (the journal under systemd) and the failover log.
-pub fn log_line(cluster: &Cluster, node: &str, result: &anyhow::Result<Outcome>) -> String {
-    let eip = match &cluster.mode {
-        Mode::AwsEip(aws) => aws.eip_allocation_id.clone(),
-        Mode::L2Vip(vip) => format!("{}/{}", vip.address, vip.prefix),
-    };
-    match result {
-        Ok(o) => format!(
-            "{} cluster={} node={node} state={} action={} address={eip} eni={} holder={} took_ms={}",
-            utc_now(),
-            cluster.name,
-            o.state,
-            o.action.as_str(),
-            o.eni.as_deref().unwrap_or("-"),
-            o.holder.as_deref().unwrap_or("-"),
-            o.took_ms
-        ),
-        Err(e) => format!("{} cluster={} node={node} action=error address={eip} error={:?}", utc_now(), cluster.name, format!("{e:#}")),
-    }
-}
-
-pub fn append_failover_log(cluster: &Cluster, line: &str) -> anyhow::Result<()> {
-    let dir = &cluster.paths.log_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("failover.log");
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    writeln!(file, "{line}").with_context(|| format!("appending to {}", path.display()))
-}
-
-/// The last line of the failover log, if any (for `hakit status`).
-pub fn last_failover(cluster: &Cluster) -> Option<String> {
-    let text = std::fs::read_to_string(cluster.paths.log_dir.join("failover.log")).ok()?;
-    text.lines().last().map(str::to_string)
 }
