@@ -37,8 +37,10 @@ impl fmt::Debug for Secret {
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Secrets {
-    /// VRRPv2 PASS authentication (used only with `vrrp.version = 2`).
-    pub vrrp_auth: Secret,
+    /// VRRPv2 PASS authentication, used only with `vrrp.version = 2` and `vrrp.auth`; not
+    /// generated (VRRPv3, the default, has no authentication).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vrrp_auth: Option<Secret>,
     /// ProxySQL admin interface password.
     pub proxy_admin_password: Secret,
     /// ProxySQL monitor user password.
@@ -55,7 +57,7 @@ impl Secrets {
     /// Fresh random secrets from the OS's CSPRNG.
     pub fn generate() -> anyhow::Result<Self> {
         Ok(Secrets {
-            vrrp_auth: Secret(random_token(VRRP_AUTH_MAX)?),
+            vrrp_auth: None,
             proxy_admin_password: Secret(random_token(PASSWORD_LEN)?),
             proxy_monitor_password: Secret(random_token(PASSWORD_LEN)?),
             stats_password: Secret(random_token(PASSWORD_LEN)?),
@@ -140,7 +142,7 @@ impl Secrets {
 
     fn problems(&self) -> Vec<ConfigIssue> {
         let mut issues = Vec::new();
-        let auth = self.vrrp_auth.expose();
+        let auth = self.vrrp_auth.as_ref().map(Secret::expose).unwrap_or("-");
         if auth.is_empty() || auth.chars().count() > VRRP_AUTH_MAX {
             issues.push(ConfigIssue::new(
                 "vrrp_auth",
@@ -149,12 +151,12 @@ impl Secrets {
             ));
         }
         let fields = [
-            ("vrrp_auth", &self.vrrp_auth),
-            ("proxy_admin_password", &self.proxy_admin_password),
-            ("proxy_monitor_password", &self.proxy_monitor_password),
-            ("stats_password", &self.stats_password),
+            self.vrrp_auth.as_ref().map(|a| ("vrrp_auth", a)),
+            Some(("proxy_admin_password", &self.proxy_admin_password)),
+            Some(("proxy_monitor_password", &self.proxy_monitor_password)),
+            Some(("stats_password", &self.stats_password)),
         ];
-        for (field, secret) in fields {
+        for (field, secret) in fields.into_iter().flatten() {
             let value = secret.expose();
             if value.is_empty() {
                 issues.push(ConfigIssue::new(
@@ -203,7 +205,7 @@ mod tests {
     fn generated_secrets_pass_their_own_checks() {
         let s = Secrets::generate().expect("random");
         assert!(s.problems().is_empty());
-        assert_eq!(s.vrrp_auth.expose().len(), VRRP_AUTH_MAX);
+        assert_eq!(s.vrrp_auth, None, "VRRPv3, the default, uses no password");
         assert_ne!(s.proxy_admin_password, s.stats_password);
     }
 

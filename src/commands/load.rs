@@ -1,7 +1,7 @@
 //! Load what a node-level command needs: the cluster, its profile, this node, the secrets.
 
 use crate::cli::NodeArgs;
-use crate::config::{self, Cluster, ConfigError};
+use crate::config::{self, Cluster, ConfigError, ConfigIssue};
 use crate::profile::{self, Profile};
 use crate::render::{self, RenderInput, RenderedFile};
 use crate::role::{self, Target};
@@ -56,6 +56,17 @@ pub fn load_node(args: &NodeArgs, policy: SecretsPolicy) -> anyhow::Result<Loade
             (Some(secrets), Some(text))
         }
     };
+    if cluster.vrrp.auth && secrets.as_ref().is_some_and(|s| s.vrrp_auth.is_none()) {
+        return Err(ConfigError::single(
+            Some(secrets_path.clone()),
+            ConfigIssue::new(
+                "vrrp_auth",
+                "vrrp.auth is on in the cluster file, but the secrets file has no vrrp_auth",
+                "add `vrrp_auth = \"<1-8 characters>\"` to the secrets file on every node (the same value), or turn vrrp.auth off",
+            ),
+        )
+        .into());
+    }
     Ok(LoadedNode {
         cluster,
         cluster_text,

@@ -127,7 +127,11 @@ pub fn build(cluster: &Cluster, target: &Target, profile: &Profile, secrets: &Se
         state,
         vrrp: cluster.vrrp.clone(),
         advert_int: cluster.vrrp.advert_int(),
-        auth_pass: cluster.vrrp.auth.then(|| secrets.vrrp_auth.expose().to_string()),
+        auth_pass: secrets
+            .vrrp_auth
+            .as_ref()
+            .filter(|_| cluster.vrrp.auth)
+            .map(|a| a.expose().to_string()),
         check_cfg: cluster.check.clone(),
         checks,
         check_host: "127.0.0.1".to_string(),

@@ -345,6 +345,13 @@ impl Node {
         started.elapsed()
     }
 
+    /// `systemctl poweroff`: the container is gone (nspawn exits 0) until `boot`.
+    pub fn poweroff(&mut self) {
+        let _ = self.run(&["systemctl", "poweroff"]);
+        let code = self.wait_exit(Duration::from_secs(60));
+        assert_eq!(code, Some(0), "{}: nspawn's exit on poweroff", self.name);
+    }
+
     fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
         let child = self.nspawn.as_mut()?;
         let started = Instant::now();

@@ -421,6 +421,62 @@ fn pair_on(suite: &str, distro: &str) {
     );
     hung.ok(&["pkill", "-CONT", "-x", "haproxy"]);
 
+    // `hakit status` on both: healthy (exit 0), and the holder says it is master.
+    wait_until(
+        "n2's haproxy answers again",
+        Duration::from_secs(10),
+        || {
+            lab.node("n2")
+                .run(&["hakit", "status", "--config", "/root/cluster.toml"])
+                .status
+                .success()
+        },
+    );
+    let status = lab.node("n1").ok(&[
+        "hakit",
+        "status",
+        "--output",
+        "json",
+        "--config",
+        "/root/cluster.toml",
+    ]);
+    assert!(status.contains("\"vrrp_state\": \"master\""), "{status}");
+
+    // keepalived killed on the holder: the other node takes over; started again, it stays
+    // backup (nopreempt).
+    lab.node("n1").ok(&["pkill", "-KILL", "-x", "keepalived"]);
+    let after_keepalived_death = wait_until(
+        "n2 takes the address when n1's keepalived dies",
+        Duration::from_secs(15),
+        || holds_vip(lab.node("n2")) && !holds_vip(lab.node("n1")),
+    );
+    lab.node("n1").ok(&["systemctl", "start", "keepalived"]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        holds_vip(lab.node("n2")) && !holds_vip(lab.node("n1")),
+        "nopreempt"
+    );
+
+    // The holder powered off: the other node takes over; booted again, everything runs.
+    lab.node_mut("n2").poweroff();
+    let after_poweroff = wait_until(
+        "n1 takes the address when n2 powers off",
+        Duration::from_secs(15),
+        || holds_vip(lab.node("n1")),
+    );
+    lab.node_mut("n2").boot();
+    wait_until(
+        "n2's services after its boot",
+        Duration::from_secs(20),
+        || {
+            lab.node("n2")
+                .run(&["systemctl", "is-active", "haproxy", "keepalived"])
+                .status
+                .success()
+        },
+    );
+    assert!(holds_vip(lab.node("n1")) && !holds_vip(lab.node("n2")));
+
     // Rollback on both gives back the hosts as they were.
     drop(session);
     let mut rollback_time = Duration::ZERO;
@@ -471,7 +527,7 @@ fn pair_on(suite: &str, distro: &str) {
         );
     }
     eprintln!(
-        "figure: booted pair ({distro}): setup {:.1} s (packages from the cache), re-run {:.1} s with the address absent 0 of {samples} samples, reboot {:.1} s (backup) / {:.1} s (master), address served again {:.2} s after the master's reboot began (nopreempt: by the backup), services up {:.1} s after boot, hung haproxy detected and the address moved in {:.1} s, rollback {:.1} s, {:.0} s in all",
+        "figure: booted pair ({distro}): setup {:.1} s (packages from the cache), re-run {:.1} s with the address absent 0 of {samples} samples, reboot {:.1} s (backup) / {:.1} s (master), address served again {:.2} s after the master's reboot began (nopreempt: by the backup), services up {:.1} s after boot, hung haproxy detected and the address moved in {:.1} s, keepalived killed {:.1} s, node powered off {:.1} s, rollback {:.1} s, {:.0} s in all",
         setup_time.as_secs_f64(),
         rerun_time.as_secs_f64(),
         reboot_backup.as_secs_f64(),
@@ -479,6 +535,8 @@ fn pair_on(suite: &str, distro: &str) {
         without_address.as_secs_f64(),
         to_address.as_secs_f64(),
         to_other.as_secs_f64(),
+        after_keepalived_death.as_secs_f64(),
+        after_poweroff.as_secs_f64(),
         rollback_time.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );

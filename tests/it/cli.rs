@@ -159,8 +159,13 @@ fn non_interactive_init_writes_a_valid_cluster_file_and_root_only_secrets() {
     );
     let cluster_text = std::fs::read_to_string(dir.path().join("hakit.toml")).expect("read");
     assert!(
-        !cluster_text.contains(secrets.vrrp_auth.expose()),
+        !cluster_text.contains(secrets.proxy_admin_password.expose())
+            && !cluster_text.contains(secrets.stats_password.expose()),
         "a secret went into the cluster file"
+    );
+    assert_eq!(
+        secrets.vrrp_auth, None,
+        "no VRRP password for the default VRRPv3, which never uses one"
     );
 
     // A second init keeps the secrets and refuses to replace the cluster file without --force.
@@ -241,6 +246,45 @@ fn render_without_secrets_exits_2_with_the_fix() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("secrets"), "{}", stderr(&out));
     assert!(!dir.path().join("out").exists());
+}
+
+#[test]
+fn vrrp_auth_is_required_only_where_the_cluster_uses_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("cluster.toml");
+    let text = crate::common::cluster_toml(
+        "haproxy",
+        "l2-vip",
+        "[vrrp]\nvirtual_router_id = 51\nversion = 2\nauth = true\n",
+    );
+    std::fs::write(&config, text).expect("config");
+    let secrets = dir.path().join("secrets.toml");
+    let without_auth: String = crate::common::TEST_SECRETS
+        .lines()
+        .filter(|l| !l.starts_with("vrrp_auth"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&secrets, without_auth).expect("secrets");
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let render = || {
+        run(hakit()
+            .args(["render", "--role", "master", "--config"])
+            .arg(&config)
+            .arg("--secrets")
+            .arg(&secrets)
+            .arg("--out")
+            .arg(dir.path().join("out")))
+    };
+    let out = render();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("vrrp_auth"), "{}", stderr(&out));
+    std::fs::write(&secrets, crate::common::TEST_SECRETS).expect("secrets");
+    let out = render();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let conf = std::fs::read_to_string(dir.path().join("out/etc/keepalived/keepalived.conf"))
+        .expect("conf");
+    assert!(conf.contains("auth_pass TESTauth"), "{conf}");
 }
 
 #[test]
