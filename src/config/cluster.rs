@@ -110,6 +110,9 @@ pub struct Vrrp {
     pub unicast: bool,
     /// VRRPv2 PASS authentication with the secret `vrrp_auth`.
     pub auth: bool,
+    /// Seconds keepalived waits after starting before its VRRP instances run (0: none):
+    /// on a node that boots fast, so that it hears the current master before deciding.
+    pub startup_delay: u32,
 }
 
 impl Vrrp {

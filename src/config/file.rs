@@ -82,6 +82,8 @@ pub struct VrrpFile {
     pub unicast: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub startup_delay: Option<f64>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]

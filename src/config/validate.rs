@@ -623,6 +623,16 @@ fn vrrp(file: &ClusterFile, issues: &mut Issues) -> Option<Vrrp> {
             ok = false;
         }
     }
+    let startup_delay = match v.startup_delay {
+        None => 0,
+        Some(secs) => match whole_seconds("vrrp.startup_delay", secs, 0, 60, issues) {
+            Some(secs) => secs,
+            None => {
+                ok = false;
+                0
+            }
+        },
+    };
     ok.then_some(Vrrp {
         virtual_router_id: vrid,
         advert_int_cs,
@@ -630,6 +640,7 @@ fn vrrp(file: &ClusterFile, issues: &mut Issues) -> Option<Vrrp> {
         preempt: v.preempt.unwrap_or(false),
         unicast,
         auth,
+        startup_delay,
     })
 }
 

@@ -319,3 +319,26 @@ fn three_nodes_get_falling_priorities_and_every_other_node_as_peer() {
         );
     }
 }
+
+#[test]
+fn a_startup_delay_is_rendered_only_when_asked_and_must_be_whole_seconds() {
+    let with = cluster_toml(
+        "haproxy",
+        "l2-vip",
+        "[vrrp]\nvirtual_router_id = 51\nstartup_delay = 3\n",
+    );
+    let files = render_text(&with, Role::Master);
+    assert!(keepalived_conf(&files).contains("vrrp_startup_delay 3"));
+    let files = render_text(&cluster_toml("haproxy", "l2-vip", ""), Role::Master);
+    assert!(!keepalived_conf(&files).contains("vrrp_startup_delay"));
+    let fractional = cluster_toml(
+        "haproxy",
+        "l2-vip",
+        "[vrrp]\nvirtual_router_id = 51\nstartup_delay = 1.5\n",
+    );
+    let issues = hakit::config::parse(&fractional).expect_err("fractional");
+    assert!(
+        issues.iter().any(|i| i.field == "vrrp.startup_delay"),
+        "{issues:?}"
+    );
+}
