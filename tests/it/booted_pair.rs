@@ -542,3 +542,115 @@ fn pair_on(suite: &str, distro: &str) {
         started.elapsed().as_secs_f64()
     );
 }
+
+/// The case: a host already runs keepalived with a hand-made config. Setup
+/// replaces it (with --yes) and rollback restores it; keepalived, installed before, stays
+/// installed and enabled, and afterwards runs the hand-made config again (it holds the
+/// hand-made address, not hakit's): the restart comes after the restore.
+#[test]
+fn rollback_gives_a_running_keepalived_its_own_config_back() {
+    if !ready("booted containers") {
+        return;
+    }
+    let lab = Lab::new("hm", "bookworm", &["n1"]);
+    let node = lab.node("n1");
+    lab.put("/root/cluster.toml", cluster_file().as_bytes(), 0o644);
+    lab.put("/root/secrets.toml", TEST_SECRETS.as_bytes(), 0o600);
+    const HAND_MADE_VIP: &str = "192.0.2.200";
+    let hand_made = format!(
+        "# hand-made, from setup_master.sh\nvrrp_instance VI_1 {{\n    state MASTER\n    interface host0\n    virtual_router_id 47\n    priority 100\n    advert_int 1\n    virtual_ipaddress {{\n        {HAND_MADE_VIP}/24\n    }}\n}}\n"
+    );
+    node.ok(&[
+        "apt-get",
+        "install",
+        "-y",
+        "-q",
+        "--no-install-recommends",
+        "keepalived",
+    ]);
+    lab.put(
+        "/etc/keepalived/keepalived.conf",
+        hand_made.as_bytes(),
+        0o644,
+    );
+    node.ok(&["systemctl", "restart", "keepalived"]);
+    let holds = |vip: &str| {
+        String::from_utf8_lossy(
+            &node
+                .run(&["ip", "-o", "-4", "addr", "show", "dev", "host0"])
+                .stdout,
+        )
+        .contains(&format!(" {vip}/"))
+    };
+    wait_until("the hand-made address", Duration::from_secs(15), || {
+        holds(HAND_MADE_VIP)
+    });
+    let before = host_state(node);
+
+    // Without --yes and without a terminal, setup refuses to replace the hand-made file.
+    let out = node.run(&[
+        "hakit",
+        "setup",
+        "--role",
+        "master",
+        "--config",
+        "/root/cluster.toml",
+        "--secrets",
+        "/root/secrets.toml",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(host_state(node), before, "a refused setup changes nothing");
+
+    let out = node.run(&[
+        "hakit",
+        "setup",
+        "--yes",
+        "--role",
+        "master",
+        "--config",
+        "/root/cluster.toml",
+        "--secrets",
+        "/root/secrets.toml",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_until("hakit's address", Duration::from_secs(15), || {
+        holds(VIP) && !holds(HAND_MADE_VIP)
+    });
+
+    let out = node.run(&["hakit", "rollback", "--config", "/root/cluster.toml"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_until(
+        "the hand-made address again",
+        Duration::from_secs(15),
+        || holds(HAND_MADE_VIP) && !holds(VIP),
+    );
+    assert_eq!(
+        node.ok(&["systemctl", "is-active", "keepalived"]),
+        "active\n",
+        "keepalived runs, on the hand-made config"
+    );
+    let after = host_state(node);
+    assert_eq!(
+        after.packages, before.packages,
+        "keepalived stays installed; haproxy is gone"
+    );
+    assert_eq!(after.enabled, before.enabled);
+    assert_eq!(after.accounts, before.accounts);
+    assert_eq!(
+        after.etc, before.etc,
+        "/etc as it was, the hand-made config included"
+    );
+}
