@@ -37,30 +37,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
     let mut failures = Vec::new();
     for (file, path) in files.iter().zip(&written) {
         let valid = if args.validate {
-            let argv = render::validate_command(file, path);
-            let verdict =
-                if argv.is_empty() {
-                    None
-                } else {
-                    Some(RealHost.run(&argv).with_context(|| {
-                        format!("running `{}` (is it installed?)", argv.join(" "))
-                    })?)
-                };
-            match verdict {
-                Some(verdict) => {
-                    if !verdict.success {
-                        failures.push(format!(
-                            "{} failed `{}` (exit {:?}):\n{}",
-                            path.display(),
-                            argv.join(" "),
-                            verdict.code,
-                            verdict.output.trim_end()
-                        ));
-                    }
-                    Some(verdict.success)
-                }
-                None => None,
-            }
+            validate(file, &files, path, &args.out, &mut failures)?
         } else {
             None
         };
@@ -94,4 +71,54 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Run `file`'s validator on what was written at `path` (a keepalived.conf through a copy
+/// that names the scripts under `out`); a failure goes to `failures` unless it comes only
+/// from this machine, which is said on stderr.
+fn validate(
+    file: &render::RenderedFile,
+    files: &[render::RenderedFile],
+    path: &std::path::Path,
+    out: &std::path::Path,
+    failures: &mut Vec<String>,
+) -> anyhow::Result<Option<bool>> {
+    let copy = render::tree_check::validation_copy(file, files, out);
+    let target = match &copy {
+        Some((copy_path, text)) => {
+            std::fs::write(copy_path, text)
+                .with_context(|| format!("writing {}", copy_path.display()))?;
+            copy_path.as_path()
+        }
+        None => path,
+    };
+    let argv = render::validate_command(file, target);
+    if argv.is_empty() {
+        return Ok(None);
+    }
+    let verdict = RealHost
+        .run(&argv)
+        .with_context(|| format!("running `{}` (is it installed?)", argv.join(" ")));
+    if let Some((copy_path, _)) = &copy {
+        let _ = std::fs::remove_file(copy_path);
+    }
+    let verdict = verdict?;
+    if verdict.success {
+        return Ok(Some(true));
+    }
+    let machine = render::tree_check::machine_findings(&verdict.output);
+    if !machine.is_empty() {
+        for finding in machine {
+            eprintln!("note: {}: {finding}", path.display());
+        }
+        return Ok(Some(true));
+    }
+    failures.push(format!(
+        "{} failed `{}` (exit {:?}):\n{}",
+        path.display(),
+        argv.join(" "),
+        verdict.code,
+        verdict.output.trim_end()
+    ));
+    Ok(Some(false))
 }

@@ -5,6 +5,7 @@
 mod context;
 pub mod eni_unit;
 mod templates;
+pub mod tree_check;
 
 pub use context::{Context, MARKER};
 pub use templates::environment;

@@ -185,3 +185,50 @@ fn validate(file: &hakit::render::RenderedFile, path: &Path) -> hakit::host::Com
         .run(&argv)
         .expect("the validator runs")
 }
+
+/// `hakit render --validate` on a machine that is not the node: keepalived -t sees the
+/// rendered scripts under --out, and an interface only the node has (the l2-galera
+/// example's enp0s8) is a note about this machine, not a failure of the file.
+#[test]
+fn render_validate_checks_the_rendered_tree_and_names_what_this_machine_lacks() {
+    if !must_run_privileged("render --validate") || !require_tool("keepalived") {
+        return;
+    }
+    if std::path::Path::new("/sys/class/net/enp0s8").exists() {
+        return; // this machine has the example's interface: nothing to tell apart
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secrets = dir.path().join("secrets.toml");
+    std::fs::write(&secrets, crate::common::TEST_SECRETS).expect("secrets");
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let out = dir.path().join("out");
+    let run = crate::common::run(
+        crate::common::hakit()
+            .args(["render", "--validate", "--role", "master", "--config"])
+            .arg(format!(
+                "{}/examples/l2-galera.toml",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .arg("--secrets")
+            .arg(&secrets)
+            .arg("--out")
+            .arg(&out),
+    );
+    let stderr = crate::common::stderr(&run);
+    assert!(run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("interface enp0s8 does not exist on this machine"),
+        "{stderr}"
+    );
+    assert!(
+        crate::common::stdout(&run).contains("keepalived.conf  valid"),
+        "{}",
+        crate::common::stdout(&run)
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(out.join("etc/keepalived"))
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "only keepalived.conf: {leftovers:?}");
+}
