@@ -654,3 +654,47 @@ fn rollback_gives_a_running_keepalived_its_own_config_back() {
         "/etc as it was, the hand-made config included"
     );
 }
+
+/// With `preempt = true` the preferred master takes the address back once it is up again
+/// after a reboot, and the backup holds it meanwhile.
+#[test]
+fn with_preempt_the_master_takes_the_address_back_after_its_reboot() {
+    if !ready("booted containers") {
+        return;
+    }
+    let mut lab = Lab::new("pe", "bookworm", &["n1", "n2"]);
+    let cluster = cluster_file().replace(
+        "[vrrp]\nvirtual_router_id = 51\n",
+        "[vrrp]\nvirtual_router_id = 51\npreempt = true\n",
+    );
+    assert_ne!(cluster, cluster_file());
+    lab.put("/root/cluster.toml", cluster.as_bytes(), 0o644);
+    lab.put("/root/secrets.toml", TEST_SECRETS.as_bytes(), 0o600);
+    setup(lab.node("n1"), "master");
+    setup(lab.node("n2"), "backup");
+    wait_until("n1 holds the address", Duration::from_secs(15), || {
+        holds_vip(lab.node("n1")) && !holds_vip(lab.node("n2"))
+    });
+    lab.node_mut("n1").reboot();
+    // n1 is up, its VRRP still waiting (startup_delay): the backup serves the address.
+    wait_until(
+        "n2 holds the address while n1 reboots",
+        Duration::from_secs(10),
+        || holds_vip(lab.node("n2")),
+    );
+    let back = wait_until("n1 takes the address back", Duration::from_secs(20), || {
+        holds_vip(lab.node("n1")) && !holds_vip(lab.node("n2"))
+    });
+    for node in &lab.nodes {
+        let out = node.run(&["hakit", "rollback", "--config", "/root/cluster.toml"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    eprintln!(
+        "figure: booted pair with preempt: n1 took the address back {:.1} s after n2 held it",
+        back.as_secs_f64()
+    );
+}
