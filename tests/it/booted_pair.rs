@@ -698,3 +698,75 @@ fn with_preempt_the_master_takes_the_address_back_after_its_reboot() {
         back.as_secs_f64()
     );
 }
+
+/// SIGKILL after each step of a real setup on a booted host (real apt, real systemctl),
+/// then rollback: every time the host is as it was (packages, units, accounts, addresses,
+/// /etc).
+#[test]
+fn a_setup_killed_after_any_step_is_rolled_back_to_the_host_it_found() {
+    if !ready("booted containers") {
+        return;
+    }
+    let lab = Lab::new("ks", "bookworm", &["n1"]);
+    let node = lab.node("n1");
+    lab.put("/root/cluster.toml", cluster_file().as_bytes(), 0o644);
+    lab.put("/root/secrets.toml", TEST_SECRETS.as_bytes(), 0o600);
+    let before = host_state(node);
+    let plan = node.ok(&[
+        "hakit",
+        "plan",
+        "--role",
+        "master",
+        "--output",
+        "json",
+        "--config",
+        "/root/cluster.toml",
+        "--secrets",
+        "/root/secrets.toml",
+    ]);
+    let plan: serde_json::Value = serde_json::from_str(&plan).expect("plan json");
+    let steps = plan["steps"].as_array().expect("steps").len();
+    assert!(steps >= 15, "{steps} steps");
+    let started = Instant::now();
+    for k in 1..=steps {
+        let out = node.run(&[
+            "env",
+            &format!("HAKIT_TEST_CRASH_AFTER_STEP={k}"),
+            "hakit",
+            "setup",
+            "--role",
+            "master",
+            "--config",
+            "/root/cluster.toml",
+            "--secrets",
+            "/root/secrets.toml",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            stderr.contains(&format!("test crash: killed at after step {k}\n")),
+            "step {k}: setup was not killed at the named point:\n{stderr}"
+        );
+        let rb = node.run(&["hakit", "rollback", "--config", "/root/cluster.toml"]);
+        assert!(
+            rb.status.success(),
+            "step {k}: rollback failed:\n{}",
+            String::from_utf8_lossy(&rb.stderr)
+        );
+        let after = host_state(node);
+        assert_eq!(after.packages, before.packages, "step {k}: packages");
+        assert_eq!(after.enabled, before.enabled, "step {k}: enabled units");
+        assert_eq!(
+            after.accounts, before.accounts,
+            "step {k}: users and groups"
+        );
+        assert_eq!(
+            after.network, before.network,
+            "step {k}: addresses and routes"
+        );
+        assert_eq!(after.etc, before.etc, "step {k}: /etc");
+    }
+    eprintln!(
+        "figure: booted host: setup killed after each of its {steps} steps and rolled back to the host it found, {:.1} s per crash and rollback",
+        started.elapsed().as_secs_f64() / steps as f64
+    );
+}
