@@ -248,11 +248,20 @@ impl<M: Meta, C: Change> Journal<M, C> {
         let mut report = RollbackReport::default();
         // Once the journal's own directory is removed there is no journal left to update.
         let mut journal_gone = false;
+        // Newest first, the late ones after the rest; the entry that removes the journal's
+        // own directory (and the older ones, its parents) only after all of them, so
+        // nothing can remain once the journal is gone.
         let order: Vec<Entry<C>> = {
-            let newest_first = self.entries.iter().rev();
+            let dir = self.dir().to_path_buf();
+            let mut newest_first: Vec<Entry<C>> = self.entries.iter().rev().cloned().collect();
+            let hold = newest_first
+                .iter()
+                .position(|e| e.undo.holds_journal(&dir))
+                .unwrap_or(newest_first.len());
+            let last = newest_first.split_off(hold);
             let (late, early): (Vec<_>, Vec<_>) =
-                newest_first.cloned().partition(|e| e.undo.late());
-            early.into_iter().chain(late).collect()
+                newest_first.into_iter().partition(|e| e.undo.late());
+            early.into_iter().chain(late).chain(last).collect()
         };
         for entry in order {
             let what = entry.undo.describe();

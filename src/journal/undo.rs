@@ -142,8 +142,13 @@ impl Change for Undo {
         matches!(self, Undo::RemoveDir { path } if path == journal_dir)
     }
 
+    /// Services go back to their earlier state once their config is back; the system user
+    /// goes after them, when no check script can still be running as it.
     fn late(&self) -> bool {
-        matches!(self, Undo::RevertServiceState { .. })
+        matches!(
+            self,
+            Undo::RevertServiceState { .. } | Undo::RemoveUser { .. }
+        )
     }
 }
 
