@@ -114,10 +114,6 @@ fn cleanup_cgroups() {
     }
 }
 
-/// One booted lab at a time: they are heavy for the machine, and their VRRP timings suffer
-/// when they share its two cores.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 /// The lab: a namespace with the bridge every node's veth is in, and 192.0.2.1 for clients.
 pub struct Lab {
     pub ns: String,
@@ -137,9 +133,7 @@ pub struct Node {
 impl Lab {
     /// Nodes `names` at 192.0.2.11, .12, ..., booted from Debian `suite` and ready.
     pub fn new(tag: &str, suite: &str, names: &[&str]) -> Lab {
-        let turn = ONE_AT_A_TIME
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let turn = crate::common::heavy_lab_turn();
         let rootfs = rootfs(suite);
         let id = format!("{tag}{}", std::process::id() % 100_000);
         let ns = format!("hk-{id}");

@@ -151,3 +151,14 @@ pub fn some_interface() -> String {
         .next()
         .expect("a network interface other than lo")
 }
+
+/// One heavy lab at a time (the namespace labs of e2e and the booted containers): their
+/// VRRP and check timings are measured, and suffer when they share the machine's two cores.
+static HEAVY_LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Wait for this test's turn to run a heavy lab; the turn ends when the guard drops.
+pub fn heavy_lab_turn() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY_LAB
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -241,6 +241,8 @@ struct Lab {
     _daemons: Vec<Daemon>,
     _aws: Netns,
     _bridge: Netns,
+    /// Last, so the lab is torn down before the next heavy lab starts.
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
 
 /// Every file under `root`: path -> sha256 (mode included).
@@ -462,6 +464,7 @@ fn lab(name: &str, mode: &str, vrrp_extra: &str, count: usize) -> Option<Lab> {
     if !must_run_privileged("the end-to-end lab (network namespaces)") {
         return None;
     }
+    let turn = crate::common::heavy_lab_turn();
     for tool in [
         "keepalived",
         "haproxy",
@@ -578,6 +581,7 @@ fn lab(name: &str, mode: &str, vrrp_extra: &str, count: usize) -> Option<Lab> {
         _daemons: daemons,
         _aws: aws,
         _bridge: bridge,
+        _turn: turn,
     })
 }
 
