@@ -73,6 +73,25 @@ struct HostState {
     etc: BTreeMap<String, String>,
 }
 
+impl HostState {
+    /// What rollback must give back: each part compared with `before`, and the files of
+    /// /etc that differ named.
+    fn assert_same_as(&self, before: &HostState, when: &str) {
+        assert_eq!(self.packages, before.packages, "{when}: packages");
+        assert_eq!(self.enabled, before.enabled, "{when}: enabled units");
+        assert_eq!(self.accounts, before.accounts, "{when}: users and groups");
+        assert_eq!(self.network, before.network, "{when}: addresses and routes");
+        let changed: Vec<&String> = self
+            .etc
+            .iter()
+            .filter(|(k, v)| before.etc.get(*k) != Some(*v))
+            .map(|(k, _)| k)
+            .chain(before.etc.keys().filter(|k| !self.etc.contains_key(*k)))
+            .collect();
+        assert!(changed.is_empty(), "{when}: /etc differs: {changed:?}");
+    }
+}
+
 /// Files under /etc that the distro itself rewrites when packages and users come and go:
 /// ld.so's cache (ldconfig trigger) and the shadow tools' backups of the account files.
 const REWRITTEN_BY_THE_DISTRO: &[&str] =
@@ -491,41 +510,7 @@ fn pair_on(suite: &str, distro: &str) {
             node.name,
             String::from_utf8_lossy(&out.stderr)
         );
-        let after = host_state(node);
-        assert_eq!(after.packages, before.packages, "{}: packages", node.name);
-        assert_eq!(
-            after.enabled, before.enabled,
-            "{}: enabled units",
-            node.name
-        );
-        assert_eq!(
-            after.accounts, before.accounts,
-            "{}: users and groups",
-            node.name
-        );
-        assert_eq!(
-            after.network, before.network,
-            "{}: addresses and routes",
-            node.name
-        );
-        let changed: Vec<_> = after
-            .etc
-            .iter()
-            .filter(|(k, v)| before.etc.get(*k) != Some(*v))
-            .map(|(k, _)| k.clone())
-            .chain(
-                before
-                    .etc
-                    .keys()
-                    .filter(|k| !after.etc.contains_key(*k))
-                    .cloned(),
-            )
-            .collect();
-        assert!(
-            changed.is_empty(),
-            "{}: /etc differs: {changed:?}",
-            node.name
-        );
+        host_state(node).assert_same_as(before, &node.name);
     }
     eprintln!(
         "figure: booted pair ({distro}): setup {:.1} s (packages from the cache), re-run {:.1} s with the address absent 0 of {samples} samples, reboot {:.1} s (backup) / {:.1} s (master), address served again {:.2} s after the master's reboot began (nopreempt: by the backup), services up {:.1} s after boot, hung haproxy detected and the address moved in {:.1} s, keepalived killed {:.1} s, node powered off {:.1} s, rollback {:.1} s, {:.0} s from boot to the end",
@@ -752,18 +737,7 @@ fn a_setup_killed_after_any_step_is_rolled_back_to_the_host_it_found() {
             "step {k}: rollback failed:\n{}",
             String::from_utf8_lossy(&rb.stderr)
         );
-        let after = host_state(node);
-        assert_eq!(after.packages, before.packages, "step {k}: packages");
-        assert_eq!(after.enabled, before.enabled, "step {k}: enabled units");
-        assert_eq!(
-            after.accounts, before.accounts,
-            "step {k}: users and groups"
-        );
-        assert_eq!(
-            after.network, before.network,
-            "step {k}: addresses and routes"
-        );
-        assert_eq!(after.etc, before.etc, "step {k}: /etc");
+        host_state(node).assert_same_as(&before, &format!("step {k}"));
     }
     eprintln!(
         "figure: booted host: setup killed after each of its {steps} steps and rolled back to the host it found, {:.1} s per crash and rollback",
