@@ -51,8 +51,8 @@ pub enum Command {
     Iam(IamCommand),
     /// Print a shell completion script
     Completions(CompletionsArgs),
-    /// Print the man page (roff) on stdout
-    Man,
+    /// Print the man page (roff) on stdout, or write every page into a directory
+    Man(ManArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -240,6 +240,14 @@ pub enum Shell {
     Bash,
     Zsh,
     Fish,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write hakit.1 and one page per subcommand (hakit-setup.1, hakit-iam-apply.1, ...)
+    /// into DIR instead of printing hakit.1
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

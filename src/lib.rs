@@ -4,6 +4,9 @@
 //! -> `journal` -> `host`/cloud. `render` and `plan` are pure; side effects live behind the
 //! `Host` and `Cloud` traits.
 
+#[macro_use]
+mod out;
+
 pub mod apply;
 pub mod cli;
 pub mod clock;
@@ -36,9 +39,9 @@ pub fn run_cli() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::from(exit::OK),
         Err(err) => {
             let code = exit::code_for(&err);
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             for hint in exit::hints_for(&err) {
-                eprintln!("hint: {hint}");
+                errln!("hint: {hint}");
             }
             std::process::ExitCode::from(code)
         }

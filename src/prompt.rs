@@ -54,9 +54,9 @@ impl Prompting {
         if !self.asks() {
             return Ok(());
         }
-        eprintln!("{header}");
+        errln!("{header}");
         for item in items {
-            eprintln!("  - {item}");
+            errln!("  - {item}");
         }
         if self.confirm(question, false)? {
             Ok(())

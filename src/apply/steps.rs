@@ -219,7 +219,7 @@ pub(super) fn apply_step(
                 }
                 // A unit whose reload cannot run here (Debian's haproxy unit reloads with
                 // /bin/kill, absent from minimal images) still gets its new config.
-                eprintln!("warning: reloading {service} failed ({err:#}); restarting it");
+                errln!("warning: reloading {service} failed ({err:#}); restarting it");
                 verb = "restart";
                 host.systemctl(verb, service)?;
             }

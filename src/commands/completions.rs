@@ -1,6 +1,7 @@
-//! `hakit completions SHELL`: print a completion script generated from the clap definitions.
+//! `hakit completions SHELL` and `hakit man`: generated from the clap definitions.
 
-use crate::cli::{Cli, CompletionsArgs, Shell};
+use crate::cli::{Cli, CompletionsArgs, ManArgs, Shell};
+use anyhow::Context;
 use clap::CommandFactory;
 
 pub fn run(args: CompletionsArgs) -> anyhow::Result<()> {
@@ -9,12 +10,28 @@ pub fn run(args: CompletionsArgs) -> anyhow::Result<()> {
         Shell::Zsh => clap_complete::Shell::Zsh,
         Shell::Fish => clap_complete::Shell::Fish,
     };
-    clap_complete::generate(shell, &mut Cli::command(), "hakit", &mut std::io::stdout());
+    // Generated into memory first: clap_complete panics on a closed pipe (`| head`).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "hakit", &mut script);
+    out!("{}", String::from_utf8_lossy(&script));
     Ok(())
 }
 
-/// `hakit man`: the man page, generated from the same clap definitions.
-pub fn man() -> anyhow::Result<()> {
-    clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
-    Ok(())
+/// `hakit man`: hakit.1 on stdout, or with `--dir` every page, so that the `SEE ALSO`
+/// references of hakit.1 (`hakit-setup(1)`, ...) all resolve.
+pub fn man(args: ManArgs) -> anyhow::Result<()> {
+    match args.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            clap_mangen::generate_to(Cli::command(), &dir)
+                .with_context(|| format!("cannot write the man pages into {}", dir.display()))
+        }
+        None => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            out!("{}", String::from_utf8_lossy(&page));
+            Ok(())
+        }
+    }
 }

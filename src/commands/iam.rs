@@ -18,7 +18,7 @@ pub fn run(
     match cmd {
         IamCommand::Policy(args) => {
             let cluster = config::load(&args.path)?;
-            println!("{}", serde_json::to_string_pretty(&iam::policy(&cluster))?);
+            outln!("{}", serde_json::to_string_pretty(&iam::policy(&cluster))?);
             Ok(())
         }
         IamCommand::Apply(args) => apply(args, verbosity),
@@ -68,15 +68,15 @@ fn apply(args: IamArgs, verbosity: super::Verbosity) -> anyhow::Result<()> {
                 return Ok(());
             }
             if changed == 0 {
-                eprintln!("iam apply: nothing to change, the role, policy and instance profile {} are already in place", names.profile);
+                errln!("iam apply: nothing to change, the role, policy and instance profile {} are already in place", names.profile);
             } else {
-                eprintln!(
+                errln!(
                     "iam apply finished: {changed} of {} steps changed something (journal: {}; undo with `hakit iam rollback`)",
                     reports.len(),
                     layout::iam_journal(&dir).display()
                 );
             }
-            eprintln!(
+            errln!(
                 "next: attach instance profile {} to each node's instance, e.g. `aws ec2 associate-iam-instance-profile --instance-id <id> --iam-instance-profile Name={}`",
                 names.profile, names.profile
             );
@@ -91,7 +91,7 @@ fn apply(args: IamArgs, verbosity: super::Verbosity) -> anyhow::Result<()> {
                 return Err(err);
             }
             // The cause first, then what is left, so the second cannot hide the first.
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             Err(IamPartiallyApplied.into())
         }
     }
@@ -125,7 +125,7 @@ fn rollback(
         match client(&cluster) {
             Ok(client) => Some(client),
             Err(e) => {
-                eprintln!("warning: no IAM access, the IAM changes will remain: {e:#}");
+                errln!("warning: no IAM access, the IAM changes will remain: {e:#}");
                 None
             }
         }
@@ -140,7 +140,7 @@ fn rollback(
     super::progress::print_json(&args.output, &report)?;
     super::progress::print_report(&report, verbosity);
     if !report.remaining.is_empty() {
-        eprintln!(
+        errln!(
             "iam rollback left {} change(s) in place; fix them and run `hakit iam rollback` again",
             report.remaining.len()
         );
@@ -150,12 +150,12 @@ fn rollback(
         return Ok(());
     }
     if report.undone.is_empty() {
-        eprintln!(
+        errln!(
             "iam rollback: nothing recorded in {}, nothing to undo",
             path.display()
         );
     } else {
-        eprintln!(
+        errln!(
             "iam rollback finished: {} changes undone",
             report.undone.len()
         );

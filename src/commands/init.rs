@@ -43,17 +43,17 @@ pub fn run(mut args: InitArgs, prompting: Prompting) -> anyhow::Result<()> {
         }
     }
     std::fs::write(&args.out, &text).with_context(|| format!("writing {}", args.out.display()))?;
-    eprintln!(
+    errln!(
         "wrote {} (cluster {}, {} nodes)",
         args.out.display(),
         file.name.as_deref().unwrap_or(""),
         file.nodes.len()
     );
     if secrets_out.exists() {
-        eprintln!("kept the existing secrets file {}", secrets_out.display());
+        errln!("kept the existing secrets file {}", secrets_out.display());
     } else {
         Secrets::generate()?.write_new(&secrets_out)?;
-        eprintln!(
+        errln!(
             "wrote {} (mode 0600): copy it to /etc/hakit/secrets.toml on every node, root-only, and never commit it",
             secrets_out.display()
         );
@@ -344,7 +344,7 @@ fn this_instance() -> Option<hakit_cloud::NodeFacts> {
     }
     match hakit_cloud::Imds::from_env().and_then(|imds| imds.facts()) {
         Ok(facts) => {
-            eprintln!(
+            errln!(
                 "this instance: {} in {} ({}), subnet {}, private IP {}: offered as defaults",
                 facts.instance_id,
                 facts.region,
@@ -355,7 +355,7 @@ fn this_instance() -> Option<hakit_cloud::NodeFacts> {
             Some(facts)
         }
         Err(_) => {
-            eprintln!("not on EC2 (no instance metadata): no defaults from the instance");
+            errln!("not on EC2 (no instance metadata): no defaults from the instance");
             None
         }
     }

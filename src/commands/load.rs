@@ -32,7 +32,7 @@ pub fn load_node(args: &NodeArgs, policy: SecretsPolicy) -> anyhow::Result<Loade
     let (mut cluster, cluster_text) = config::read(&args.config.path)?;
     if let Some(warning) = config::fit_to_host(&mut cluster, crate::distro::container().as_deref())
     {
-        eprintln!("warning: {warning}");
+        errln!("warning: {warning}");
     }
     let base = args.config.path.parent().unwrap_or(Path::new("."));
     let profile = profile::load(&cluster.profile, base)?;

@@ -37,7 +37,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Plan(args) => plan::run(args),
         Command::Render(args) => render::run(args),
         Command::Completions(args) => completions::run(args),
-        Command::Man => completions::man(),
+        Command::Man(args) => completions::man(args),
         Command::Setup(args) => setup::run(args, verbosity, prompting),
         Command::Rollback(args) => rollback::run(args, verbosity, prompting),
         Command::Status(args) => status::run(args),

@@ -53,9 +53,9 @@ pub fn run(args: NotifyArgs) -> anyhow::Result<()> {
     let quiet = args.reconcile && matches!(&result, Ok(o) if o.action == Action::AlreadyOurs);
     if !quiet {
         let line = notify::failover_log::line(&cluster, &node, &result);
-        eprintln!("{line}");
+        errln!("{line}");
         if let Err(e) = notify::failover_log::append(&cluster, &line) {
-            eprintln!("warning: {e:#}");
+            errln!("warning: {e:#}");
         }
     }
     let outcome = result?;
@@ -68,12 +68,12 @@ pub fn run(args: NotifyArgs) -> anyhow::Result<()> {
                 .and_then(|s| notify::webhook::send(&s, &cluster.name, &node, &outcome))
             {
                 Ok(_) => {}
-                Err(e) => eprintln!("warning: {e:#}"),
+                Err(e) => errln!("warning: {e:#}"),
             }
         }
     }
     if args.output.format == Output::Json {
-        println!("{}", serde_json::to_string(&outcome)?);
+        outln!("{}", serde_json::to_string(&outcome)?);
     }
     Ok(())
 }

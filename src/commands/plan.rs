@@ -47,13 +47,13 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         plan.preflight = preflight(&loaded, &args.node.config.path)?;
     }
     match args.output.format {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(&plan)?),
         Output::Text => {
-            print!("{plan}");
+            out!("{plan}");
             for warning in &plan.warnings {
-                eprintln!("warning: {warning}");
+                errln!("warning: {warning}");
             }
-            eprintln!(
+            errln!(
                 "Nothing was changed. Apply with: hakit setup --config {} --role {}",
                 args.node.config.path.display(),
                 loaded.target.role.as_str()
@@ -79,7 +79,7 @@ fn preflight(
     ) {
         (_, Ok(facts)) => Some(facts),
         (Some(_), Err(e)) => {
-            eprintln!(
+            errln!(
                 "warning: no instance metadata ({e:#}): the ENI checks name placeholder resources"
             );
             None

@@ -79,7 +79,7 @@ impl Progress for Lines {
 
     fn finish(&mut self, report: &StepReport) {
         if let Some(line) = self.line(report) {
-            eprintln!("{line}");
+            errln!("{line}");
         }
         // Callers that never call `start` get the time since the previous step.
         self.started = Instant::now();
@@ -87,7 +87,7 @@ impl Progress for Lines {
 
     fn fail(&mut self, step: &str) {
         if self.verbosity != Verbosity::Quiet {
-            eprintln!("[FAIL] {step} [{}]", seconds(self.started.elapsed()));
+            errln!("[FAIL] {step} [{}]", seconds(self.started.elapsed()));
         }
     }
 }
@@ -129,7 +129,7 @@ impl Progress for Spinners {
 /// One line per undone change (not with -q), and every change left in place or alone.
 pub fn print_report(report: &crate::journal::RollbackReport, verbosity: Verbosity) {
     for line in report.lines(verbosity == Verbosity::Quiet) {
-        eprintln!("{line}");
+        errln!("{line}");
     }
 }
 
@@ -139,7 +139,7 @@ pub fn print_json(
     value: &impl serde::Serialize,
 ) -> anyhow::Result<()> {
     if output.format == crate::cli::Output::Json {
-        println!("{}", serde_json::to_string_pretty(value)?);
+        outln!("{}", serde_json::to_string_pretty(value)?);
     }
     Ok(())
 }

@@ -51,7 +51,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
         });
     }
     match args.output.format {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
         Output::Text => {
             for w in &report {
                 let check = match w.valid {
@@ -59,7 +59,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
                     Some(false) => "  INVALID",
                     None => "",
                 };
-                println!("{} {}:{} {}{check}", w.mode, w.owner, w.group, w.path);
+                outln!("{} {}:{} {}{check}", w.mode, w.owner, w.group, w.path);
             }
         }
     }
@@ -109,7 +109,7 @@ fn validate(
     let machine = render::tree_check::machine_findings(&verdict.output);
     if !machine.is_empty() {
         for finding in machine {
-            eprintln!("note: {}: {finding}", path.display());
+            errln!("note: {}: {finding}", path.display());
         }
         return Ok(Some(true));
     }

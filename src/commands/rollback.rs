@@ -15,7 +15,7 @@ pub fn run(args: RollbackArgs, verbosity: Verbosity, prompting: Prompting) -> an
     let journal = NodeJournal::load_in(&RealHost, state_dir)?;
     if args.discover {
         if journal.is_some() {
-            eprintln!("the journal is there ({}): rolling back from it; --discover is only for a lost journal", layout::journal(state_dir).display());
+            errln!("the journal is there ({}): rolling back from it; --discover is only for a lost journal", layout::journal(state_dir).display());
         } else {
             return discover(&args, &cluster, verbosity, prompting);
         }
@@ -35,7 +35,7 @@ pub fn run(args: RollbackArgs, verbosity: Verbosity, prompting: Prompting) -> an
         match super::aws::ec2(&cluster, None) {
             Ok(cloud) => Some(cloud),
             Err(e) => {
-                eprintln!("warning: no EC2 access, the AWS changes will remain: {e:#}");
+                errln!("warning: no EC2 access, the AWS changes will remain: {e:#}");
                 None
             }
         }
@@ -57,11 +57,11 @@ fn finish(
     super::progress::print_report(report, verbosity);
     if report.remaining.is_empty() {
         if verbosity != Verbosity::Quiet {
-            eprintln!("rollback finished: {} changes undone", report.undone.len());
+            errln!("rollback finished: {} changes undone", report.undone.len());
         }
         Ok(())
     } else {
-        eprintln!(
+        errln!(
             "rollback left {} change(s) in place; fix them and run `hakit rollback` again",
             report.remaining.len()
         );
@@ -92,7 +92,7 @@ fn discover(
         crate::config::Mode::AwsEip(_) => match super::aws::ec2(cluster, None) {
             Ok(cloud) => Some(cloud),
             Err(e) => {
-                eprintln!("warning: no EC2 access, this node's ENI cannot be looked for: {e:#}");
+                errln!("warning: no EC2 access, this node's ENI cannot be looked for: {e:#}");
                 None
             }
         },

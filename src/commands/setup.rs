@@ -85,7 +85,7 @@ pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyho
         Ok(reports) => {
             super::progress::print_json(&args.output, &reports)?;
             let changed = StepReport::changed(&reports);
-            eprintln!(
+            errln!(
                 "setup finished: {changed} of {} steps changed something",
                 reports.len()
             );
@@ -93,16 +93,16 @@ pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyho
         }
         Err(err) => {
             // The cause first, then the cleanup, so the cleanup cannot hide it.
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             let roll_back = args.rollback_on_error
                 || prompting.offer(
                     "Setup failed. Roll back what it changed on this node?",
                     true,
                 )?;
             if !roll_back {
-                eprintln!("the changes made so far stay in place: run `hakit rollback` to undo them, or fix the cause and run setup again");
+                errln!("the changes made so far stay in place: run `hakit rollback` to undo them, or fix the cause and run setup again");
             } else {
-                eprintln!("rolling back");
+                errln!("rolling back");
                 let report = crate::rollback::rollback(
                     &host,
                     input.cloud,

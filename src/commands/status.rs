@@ -115,33 +115,35 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
         last_failover: crate::notify::failover_log::last(&cluster),
     };
     match args.output.format {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&status)?),
+        Output::Json => outln!("{}", serde_json::to_string_pretty(&status)?),
         Output::Text => {
-            println!(
+            outln!(
                 "cluster {} node {} ({})",
-                status.cluster, status.node, status.mode
+                status.cluster,
+                status.node,
+                status.mode
             );
-            println!(
+            outln!(
                 "  vrrp: {} (last notified: {})",
                 status.vrrp_state,
                 status.last_notified_state.as_deref().unwrap_or("none")
             );
             let a = &status.address;
-            println!(
+            outln!(
                 "  address {}: held by {}",
                 a.address,
                 a.holder.as_deref().unwrap_or("nobody")
             );
             if let Some(eni) = &a.eni {
-                println!(
+                outln!(
                     "  eni: {eni} ({})",
                     a.eni_attachment.as_deref().unwrap_or("not attached")
                 );
             }
             if let Some(e) = &a.error {
-                println!("  error: {e}");
+                outln!("  error: {e}");
             }
-            println!(
+            outln!(
                 "  proxy {} on :{}: {}",
                 status.proxy.service,
                 status.proxy.port,
@@ -151,7 +153,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
                     "NOT accepting connections"
                 }
             );
-            println!(
+            outln!(
                 "  last failover: {}",
                 status.last_failover.as_deref().unwrap_or("none recorded")
             );

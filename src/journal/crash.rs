@@ -46,7 +46,7 @@ impl CrashPoint {
 
 /// Die like a power cut, with no cleanup, after saying where.
 pub fn kill(point: &str) -> ! {
-    eprintln!("{CRASH_MESSAGE} {point}");
+    errln!("{CRASH_MESSAGE} {point}");
     let _ = std::process::Command::new("kill")
         .args(["-KILL", &std::process::id().to_string()])
         .status();

@@ -580,3 +580,93 @@ fn a_setup_made_by_release_0_1_0_is_rolled_back_by_this_one() {
         "rolling back 0.1.0's setup must give back the host it found"
     );
 }
+
+/// A pipe whose reader is already gone: every write to it fails with EPIPE, as when
+/// `hakit setup | head` has read its line and exited.
+fn closed_pipe() -> std::process::Stdio {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    writer.into()
+}
+
+/// `hakit setup | head` must not die half-way because its reader went away: with stdout
+/// and stderr both closed, setup completes (the journal says so: a second setup changes
+/// nothing) and exits 0, and rollback then restores the tree.
+#[test]
+fn setup_completes_when_its_output_pipes_are_closed() {
+    if !ready("setup with closed output pipes") {
+        return;
+    }
+    let lab = lab("closed-pipes");
+    let before = tree(&lab.root);
+    let out = setup(&lab)
+        .stdout(closed_pipe())
+        .stderr(closed_pipe())
+        .status()
+        .expect("setup");
+    assert_eq!(
+        (out.code(), out.signal()),
+        (Some(0), None),
+        "setup with closed pipes must finish with exit 0, not a panic (101) or a signal"
+    );
+    let again = run(&mut setup(&lab));
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        !stderr(&again).contains("[done]"),
+        "the setup that wrote into closed pipes left work undone:\n{}",
+        stderr(&again)
+    );
+    let out = rollback(&lab);
+    assert!(out.status.success(), "rollback failed:\n{}", stderr(&out));
+    assert_eq!(tree(&lab.root), before);
+}
+
+/// `plan`, `status`, `completions` and `man` into a reader that closed early: a documented
+/// exit code (0-4), never Rust's panic exit 101, never "Broken pipe" in a panic message.
+#[test]
+fn read_only_commands_survive_a_closed_stdout() {
+    if !ready("read-only commands with a closed stdout") {
+        return;
+    }
+    let lab = lab("closed-stdout");
+    let config = lab.config.display().to_string();
+    let secrets = lab.secrets.display().to_string();
+    let commands: [&[&str]; 5] = [
+        &[
+            "plan",
+            "--role",
+            "master",
+            "--config",
+            &config,
+            "--secrets",
+            &secrets,
+        ],
+        &[
+            "plan",
+            "--role",
+            "master",
+            "--output",
+            "json",
+            "--config",
+            &config,
+            "--secrets",
+            &secrets,
+        ],
+        &["status", "--role", "master", "--config", &config],
+        &["completions", "bash"],
+        &["man"],
+    ];
+    for args in commands {
+        let out = hakit()
+            .args(args)
+            .stdout(closed_pipe())
+            .output()
+            .expect("hakit");
+        let err = stderr(&out);
+        assert!(
+            matches!(out.status.code(), Some(0..=4)) && !err.contains("panicked"),
+            "hakit {args:?} with a closed stdout: {:?}\n{err}",
+            out.status
+        );
+    }
+}
