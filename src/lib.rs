@@ -15,6 +15,7 @@ pub mod config;
 pub mod distro;
 pub mod exit;
 pub mod foreign;
+pub mod hook;
 pub mod host;
 pub mod iam;
 pub mod journal;

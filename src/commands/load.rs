@@ -34,6 +34,9 @@ pub fn load_node(args: &NodeArgs, policy: SecretsPolicy) -> anyhow::Result<Loade
     {
         errln!("warning: {warning}");
     }
+    if cluster.paths.hakit_bin.is_none() {
+        cluster.paths.hakit_bin = Some(crate::hook::running_binary()?);
+    }
     let base = args.config.path.parent().unwrap_or(Path::new("."));
     let profile = profile::load(&cluster.profile, base)?;
     let issues = config::check_cluster(&profile, &cluster);

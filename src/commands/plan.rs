@@ -28,6 +28,15 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
             path.display()
         ));
     }
+    if let Some(problem) = loaded
+        .cluster
+        .paths
+        .hakit_bin
+        .as_deref()
+        .and_then(|bin| crate::hook::problem(&crate::host::RealHost, bin))
+    {
+        warnings.push(format!("{problem} (setup refuses until it can run)"));
+    }
     let distro = crate::distro::detect();
     let mut plan = plan::build(PlanInput {
         cluster: &loaded.cluster,

@@ -57,6 +57,17 @@ pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyho
         crash_at: CrashPoint::from_env(),
     };
     let host = RealHost;
+    // A hook that cannot run fails every transition with exit 127: refuse before
+    // changing anything.
+    if let Some(problem) = loaded
+        .cluster
+        .paths
+        .hakit_bin
+        .as_deref()
+        .and_then(|bin| crate::hook::problem(&host, bin))
+    {
+        return Err(UsageError::new(problem).into());
+    }
     // Files someone made or edited are replaced only with consent: asked on a terminal,
     // `--yes` otherwise; without either, setup refuses before changing anything.
     let foreign: Vec<String> =

@@ -24,6 +24,17 @@ pub struct NodeStatus {
     pub address: AddressStatus,
     pub proxy: ProxyStatus,
     pub last_failover: Option<String>,
+    pub hook: HookStatus,
+}
+
+/// Whether keepalived's notify script can run the hakit binary it names.
+#[derive(Debug, Serialize)]
+pub struct HookStatus {
+    pub script: std::path::PathBuf,
+    /// The binary the installed script runs.
+    pub binary: Option<std::path::PathBuf>,
+    /// Why a transition would fail, with the fix.
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -113,6 +124,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
             accepting,
         },
         last_failover: crate::notify::failover_log::last(&cluster),
+        hook: hook_status(&cluster),
     };
     match args.output.format {
         Output::Json => outln!("{}", serde_json::to_string_pretty(&status)?),
@@ -153,6 +165,11 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
                     "NOT accepting connections"
                 }
             );
+            match (&status.hook.binary, &status.hook.problem) {
+                (_, Some(problem)) => outln!("  failover hook: BROKEN: {problem}"),
+                (Some(bin), None) => outln!("  failover hook: runs {}", bin.display()),
+                (None, None) => {}
+            }
             outln!(
                 "  last failover: {}",
                 status.last_failover.as_deref().unwrap_or("none recorded")
@@ -168,6 +185,9 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
             status.proxy.service, status.proxy.port
         ));
     }
+    if let Some(problem) = &status.hook.problem {
+        problems.push(problem.clone());
+    }
     if let Some(error) = &status.address.error {
         problems.push(format!("the address's state is unknown: {error}"));
     } else if matches!(cluster.mode, Mode::AwsEip(_)) && status.address.holder.is_none() {
@@ -177,5 +197,35 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
         Ok(())
     } else {
         Err(Degraded(problems.join("; ")).into())
+    }
+}
+
+fn hook_status(cluster: &config::Cluster) -> HookStatus {
+    let script = cluster.paths.script_dir.join("notify.sh");
+    let text = match std::fs::read_to_string(&script) {
+        Ok(text) => text,
+        Err(e) => {
+            return HookStatus {
+                problem: Some(format!(
+                    "the failover hook {} cannot be read ({e}): keepalived's transitions run nothing; run `hakit setup`",
+                    script.display()
+                )),
+                script,
+                binary: None,
+            }
+        }
+    };
+    let binary = crate::hook::binary_in(&text);
+    let problem = match &binary {
+        Some(bin) => crate::hook::problem(&RealHost, bin),
+        None => Some(format!(
+            "the failover hook {} runs no `hakit notify`: it was edited; run `hakit setup` to put it back",
+            script.display()
+        )),
+    };
+    HookStatus {
+        script,
+        binary,
+        problem,
     }
 }

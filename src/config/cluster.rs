@@ -159,7 +159,9 @@ pub struct Paths {
     pub run_dir: PathBuf,
     /// `None` means the profile's default.
     pub proxy_config_dir: Option<PathBuf>,
-    pub hakit_bin: PathBuf,
+    /// The hakit binary the failover hook (`notify.sh`, `reconcile.sh`) runs. `None` in the
+    /// file means the binary that runs setup; `commands::load` resolves it before rendering.
+    pub hakit_bin: Option<PathBuf>,
     /// systemd-networkd drop-ins that persist the ENI's interface configuration.
     pub network_dir: PathBuf,
     /// systemd-tmpfiles configuration: recreates `run_dir` at every boot (`/run` is a tmpfs).

@@ -13,3 +13,4 @@ pub use cluster::{
 pub use file::ClusterFile;
 pub use load::{load, parse, read};
 pub use profile_fit::{check_cluster, fit_to_host};
+pub use validate::is_shell_plain;

@@ -806,11 +806,30 @@ fn paths(file: &ClusterFile, issues: &mut Issues) -> Option<Paths> {
         proxy_config_dir: p
             .proxy_config_dir
             .map(|d| path("proxy_config_dir", Some(d), "")),
-        hakit_bin: path("hakit_bin", p.hakit_bin, "/usr/local/bin/hakit"),
+        hakit_bin: p.hakit_bin.map(|bin| path("hakit_bin", Some(bin), "")),
         network_dir: path("network_dir", p.network_dir, "/etc/systemd/network"),
         tmpfiles_dir: path("tmpfiles_dir", p.tmpfiles_dir, "/etc/tmpfiles.d"),
     };
+    if let Some(bin) = paths.hakit_bin.as_deref().filter(|b| !is_shell_plain(b)) {
+        issues.push(
+            "paths.hakit_bin",
+            format!(
+                "{:?} has characters a shell script would split or expand",
+                bin.display().to_string()
+            ),
+            "install hakit at a path of letters, digits and / . _ + - only, like \"/usr/bin/hakit\"",
+        );
+        ok = false;
+    }
     ok.then_some(paths)
+}
+
+/// Only characters a POSIX shell takes literally in a word: letters, digits, `/._+-`.
+pub fn is_shell_plain(path: &std::path::Path) -> bool {
+    path.to_str().is_some_and(|s| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._+-".contains(&b))
+    })
 }
 
 /// 1..=max chars of [a-z0-9-], not starting with '-'.

@@ -65,6 +65,10 @@ pub struct RenderInput<'a> {
 }
 
 pub fn render(input: &RenderInput<'_>) -> anyhow::Result<Vec<RenderedFile>> {
+    anyhow::ensure!(
+        input.cluster.paths.hakit_bin.is_some(),
+        "paths.hakit_bin is not resolved: the failover hook would name no binary"
+    );
     let env = environment(input.templates)?;
     let ctx = context::build(input.cluster, input.target, input.profile, input.secrets);
     let paths = &input.cluster.paths;

@@ -45,9 +45,16 @@ pub fn cluster_toml(profile: &str, mode: &str, extra: &str) -> String {
     text
 }
 
+/// Parse a cluster file the tests know is valid; an unset `paths.hakit_bin` becomes the
+/// installed path `hakit setup` would find when run from /usr/local/bin.
 pub fn parse(text: &str) -> Cluster {
-    config::parse(text)
-        .unwrap_or_else(|issues| panic!("cluster file should be valid: {issues:#?}\n{text}"))
+    let mut cluster = config::parse(text)
+        .unwrap_or_else(|issues| panic!("cluster file should be valid: {issues:#?}\n{text}"));
+    cluster
+        .paths
+        .hakit_bin
+        .get_or_insert_with(|| "/usr/local/bin/hakit".into());
+    cluster
 }
 
 pub fn shipped_profile(name: &str) -> Profile {
