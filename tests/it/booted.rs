@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 /// Where root filesystems are cached, one per Debian suite; the version changes whenever
 /// what goes into them changes.
 const ROOTFS_DIR: &str = "/var/tmp/hakit-rootfs";
-const ROOTFS_VERSION: u32 = 2;
+const ROOTFS_VERSION: u32 = 3;
 const INCLUDE: &str = "systemd,systemd-sysv,dbus,iproute2,procps";
-/// What setup installs, pre-downloaded into the root filesystem's apt cache.
-const CACHED_PACKAGES: &[&str] = &["keepalived", "haproxy"];
+/// What setup installs, pre-downloaded into the root filesystem's apt cache; and what the
+/// package test installs first to look for hakit's man pages and completions.
+const CACHED_PACKAGES: &[&str] = &["keepalived", "haproxy", "man-db", "bash-completion"];
 const PATH: &str = "PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Whether booted tests can run here (root, debootstrap, systemd-nspawn); under CI=true a
@@ -131,8 +132,18 @@ pub struct Node {
 }
 
 impl Lab {
-    /// Nodes `names` at 192.0.2.11, .12, ..., booted from Debian `suite` and ready.
+    /// Nodes `names` at 192.0.2.11, .12, ..., booted from Debian `suite` and ready, with
+    /// this build's hakit in /usr/local/bin.
     pub fn new(tag: &str, suite: &str, names: &[&str]) -> Lab {
+        Lab::build(tag, suite, names, true)
+    }
+
+    /// The same without hakit: the test installs it (its Debian package).
+    pub fn without_hakit(tag: &str, suite: &str, names: &[&str]) -> Lab {
+        Lab::build(tag, suite, names, false)
+    }
+
+    fn build(tag: &str, suite: &str, names: &[&str], with_hakit: bool) -> Lab {
         let turn = crate::common::heavy_lab_turn();
         let rootfs = rootfs(suite);
         let id = format!("{tag}{}", std::process::id() % 100_000);
@@ -152,7 +163,8 @@ impl Lab {
         ok(&["ip", "-n", &ns, "link", "set", "br0", "up"]);
         ok(&["ip", "-n", &ns, "addr", "add", "192.0.2.1/24", "dev", "br0"]);
         for (i, name) in names.iter().enumerate() {
-            let node = Node::create(&lab, &rootfs, name, &format!("192.0.2.{}", 11 + i));
+            let address = format!("192.0.2.{}", 11 + i);
+            let node = Node::create(&lab, &rootfs, name, &address, with_hakit);
             lab.nodes.push(node);
         }
         for node in &mut lab.nodes {
@@ -200,7 +212,7 @@ impl Drop for Lab {
 }
 
 impl Node {
-    fn create(lab: &Lab, rootfs: &Path, name: &str, address: &str) -> Node {
+    fn create(lab: &Lab, rootfs: &Path, name: &str, address: &str, with_hakit: bool) -> Node {
         let root = lab.base.join(name);
         ok(&[
             "cp",
@@ -217,11 +229,13 @@ impl Node {
             format!("[Match]\nName=host0\n\n[Network]\nAddress={address}/24\nGateway=192.0.2.1\nIPv6AcceptRA=no\n"),
         )
         .expect("network");
-        std::fs::copy(
-            env!("CARGO_BIN_EXE_hakit"),
-            root.join("usr/local/bin/hakit"),
-        )
-        .expect("hakit binary");
+        if with_hakit {
+            std::fs::copy(
+                env!("CARGO_BIN_EXE_hakit"),
+                root.join("usr/local/bin/hakit"),
+            )
+            .expect("hakit binary");
+        }
         let ns = format!("{}-{name}", lab.ns);
         ok(&["ip", "netns", "add", &ns]);
         let port = format!("{}-{name}", &lab.ns[..lab.ns.len().min(9)]);

@@ -4,8 +4,8 @@
 //! and a rollback that gives back the host it found.
 
 use crate::booted::{ready, Lab, Node};
+use crate::booted_state::{host_state, HostState};
 use crate::common::TEST_SECRETS;
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 const VIP: &str = "192.0.2.100";
 
-fn cluster_file() -> String {
+pub fn cluster_file() -> String {
     format!(
         "name = \"booted\"\nmode = \"l2-vip\"\nprofile = \"haproxy\"\n\n[[node]]\nname = \"n1\"\naddress = \"192.0.2.11\"\n\n[[node]]\nname = \"n2\"\naddress = \"192.0.2.12\"\n\n[[backend]]\naddress = \"192.0.2.1:3306\"\n\n[vip]\naddress = \"{VIP}/24\"\ninterface = \"host0\"\n\n[vrrp]\nvirtual_router_id = 51\n# These containers boot in about a second: without a delay a rebooted master starts\n# VRRP before it hears the current one, and takes the address back despite nopreempt.\nstartup_delay = 3\n"
     )
@@ -36,12 +36,12 @@ fn setup(node: &Node, role: &str) -> String {
     text
 }
 
-fn holds_vip(node: &Node) -> bool {
+pub fn holds_vip(node: &Node) -> bool {
     let out = node.run(&["ip", "-o", "-4", "addr", "show", "dev", "host0"]);
     String::from_utf8_lossy(&out.stdout).contains(&format!(" {VIP}/"))
 }
 
-fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) -> Duration {
+pub fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) -> Duration {
     let started = Instant::now();
     while started.elapsed() < limit {
         if check() {
@@ -63,92 +63,11 @@ fn main_pids(node: &Node) -> String {
     ])
 }
 
-/// What rollback must give back, as seen from inside the node.
-#[derive(Debug, PartialEq)]
-struct HostState {
-    packages: String,
-    enabled: String,
-    accounts: String,
-    network: String,
-    etc: BTreeMap<String, String>,
-}
-
-impl HostState {
-    /// What rollback must give back: each part compared with `before`, and the files of
-    /// /etc that differ named.
-    fn assert_same_as(&self, before: &HostState, when: &str) {
-        assert_eq!(self.packages, before.packages, "{when}: packages");
-        assert_eq!(self.enabled, before.enabled, "{when}: enabled units");
-        assert_eq!(self.accounts, before.accounts, "{when}: users and groups");
-        assert_eq!(self.network, before.network, "{when}: addresses and routes");
-        let changed: Vec<&String> = self
-            .etc
-            .iter()
-            .filter(|(k, v)| before.etc.get(*k) != Some(*v))
-            .map(|(k, _)| k)
-            .chain(before.etc.keys().filter(|k| !self.etc.contains_key(*k)))
-            .collect();
-        assert!(changed.is_empty(), "{when}: /etc differs: {changed:?}");
-    }
-}
-
-/// Files under /etc that the distro itself rewrites when packages and users come and go:
-/// ld.so's cache (ldconfig trigger) and the shadow tools' backups of the account files.
-const REWRITTEN_BY_THE_DISTRO: &[&str] =
-    &["ld.so.cache", "passwd-", "group-", "shadow-", "gshadow-"];
-
-fn host_state(node: &Node) -> HostState {
-    let mut etc = BTreeMap::new();
-    let root = node.root.join("etc");
-    let mut stack = vec![root.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("etc").flatten() {
-            let path = entry.path();
-            let rel = path
-                .strip_prefix(&root)
-                .expect("under etc")
-                .to_string_lossy()
-                .into_owned();
-            if REWRITTEN_BY_THE_DISTRO.contains(&rel.as_str()) {
-                continue;
-            }
-            let meta = std::fs::symlink_metadata(&path).expect("stat");
-            let value = if meta.file_type().is_symlink() {
-                format!("-> {}", std::fs::read_link(&path).expect("link").display())
-            } else if meta.is_dir() {
-                stack.push(path.clone());
-                "dir".to_string()
-            } else {
-                use sha2::{Digest, Sha256};
-                let bytes = std::fs::read(&path).expect("read");
-                format!("{:x}", Sha256::digest(bytes))
-            };
-            etc.insert(rel, value);
-        }
-    }
-    HostState {
-        packages: node.ok(&["dpkg-query", "-W", "-f=${Package} ${db:Status-Abbrev}\n"]),
-        enabled: node.ok(&[
-            "systemctl",
-            "list-unit-files",
-            "--state=enabled",
-            "--no-legend",
-        ]),
-        accounts: node.ok(&["sh", "-c", "cut -d: -f1 /etc/passwd /etc/group"]),
-        network: node.ok(&[
-            "sh",
-            "-c",
-            "ip -o -4 addr; ip rule; ip -4 route show table all | grep -v '^local\\|^broadcast'",
-        ]),
-        etc,
-    }
-}
-
 /// A TCP echo server in the lab namespace, the database behind haproxy.
-struct Backend(Child);
+pub struct Backend(Child);
 
 impl Backend {
-    fn start(lab: &Lab) -> Backend {
+    pub fn start(lab: &Lab) -> Backend {
         let child = Command::new("ip")
             .args(["netns", "exec", &lab.ns, "socat"])
             .args(["TCP-LISTEN:3306,bind=192.0.2.1,fork,reuseaddr", "EXEC:cat"])

@@ -2,7 +2,9 @@
 
 mod bad_config;
 mod booted;
+mod booted_package;
 mod booted_pair;
+mod booted_state;
 mod cli;
 mod cloud;
 mod cloud_steps;
@@ -15,6 +17,7 @@ mod iam;
 mod journal_steps;
 mod keepalived_rules;
 mod module_graph;
+mod package;
 mod setup_rollback;
 mod snapshots;
 mod terminal;
