@@ -5,7 +5,7 @@
 //! those steps are no-ops.
 
 use crate::common::{
-    cluster_toml, hakit, must_run_privileged, require_tool, run, some_interface, stderr,
+    cluster_toml, hakit, must_run_privileged, require_tool, run, some_interface, stderr, stdout,
     TEST_SECRETS,
 };
 use sha2::{Digest, Sha256};
@@ -621,8 +621,9 @@ fn setup_completes_when_its_output_pipes_are_closed() {
     assert_eq!(tree(&lab.root), before);
 }
 
-/// `plan`, `status`, `completions` and `man` into a reader that closed early: a documented
-/// exit code (0-4), never Rust's panic exit 101, never "Broken pipe" in a panic message.
+/// `plan`, `status`, `completions` and `man` into a reader that closed early: each ends
+/// with the exit code it has with an open stdout (status: 4, degraded, as nothing runs in
+/// the lab), never Rust's panic exit 101.
 #[test]
 fn read_only_commands_survive_a_closed_stdout() {
     if !ready("read-only commands with a closed stdout") {
@@ -631,32 +632,32 @@ fn read_only_commands_survive_a_closed_stdout() {
     let lab = lab("closed-stdout");
     let config = lab.config.display().to_string();
     let secrets = lab.secrets.display().to_string();
-    let commands: [&[&str]; 5] = [
-        &[
-            "plan",
-            "--role",
-            "master",
-            "--config",
-            &config,
-            "--secrets",
-            &secrets,
-        ],
-        &[
-            "plan",
-            "--role",
-            "master",
-            "--output",
-            "json",
-            "--config",
-            &config,
-            "--secrets",
-            &secrets,
-        ],
-        &["status", "--role", "master", "--config", &config],
-        &["completions", "bash"],
-        &["man"],
+    let plan = [
+        "plan",
+        "--role",
+        "master",
+        "--config",
+        &config,
+        "--secrets",
+        &secrets,
     ];
-    for args in commands {
+    let mut json = plan.to_vec();
+    json.extend(["--output", "json"]);
+    let commands: [(&[&str], i32); 5] = [
+        (&plan, 0),
+        (&json, 0),
+        (&["status", "--node", "n1", "--config", &config], 4),
+        (&["completions", "bash"], 0),
+        (&["man"], 0),
+    ];
+    for (args, code) in commands {
+        let open = run(hakit().args(args));
+        assert_eq!(
+            open.status.code(),
+            Some(code),
+            "hakit {args:?}: {}",
+            stderr(&open)
+        );
         let out = hakit()
             .args(args)
             .stdout(closed_pipe())
@@ -664,9 +665,75 @@ fn read_only_commands_survive_a_closed_stdout() {
             .expect("hakit");
         let err = stderr(&out);
         assert!(
-            matches!(out.status.code(), Some(0..=4)) && !err.contains("panicked"),
+            out.status.code() == Some(code) && !err.contains("panicked"),
             "hakit {args:?} with a closed stdout: {:?}\n{err}",
             out.status
         );
     }
+}
+
+/// A hook binary that cannot run fails every transition with exit 127 (in aws-eip mode
+/// the Elastic IP never moves): setup refuses it before changing anything, naming the key;
+/// and when the binary goes away after setup, `status` says the hook is broken (exit 4).
+#[test]
+fn a_hook_that_cannot_run_is_refused_by_setup_and_reported_by_status() {
+    if !ready("the failover hook's binary check") {
+        return;
+    }
+    let lab = lab("hook-binary");
+    let before = tree(&lab.root);
+    let with_bin = |bin: &Path| {
+        let text = std::fs::read_to_string(&lab.config).expect("config");
+        let text = text.replace(
+            "[paths]\n",
+            &format!("[paths]\nhakit_bin = \"{}\"\n", bin.display()),
+        );
+        std::fs::write(&lab.config, text).expect("config");
+    };
+    with_bin(Path::new("/nonexistent/bin/hakit"));
+    let out = run(&mut setup(&lab));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/nonexistent/bin/hakit") && stderr(&out).contains("paths.hakit_bin"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(tree(&lab.root), before, "a refused setup changed the host");
+
+    // A copy of hakit that setup accepts, then removed, as `apt purge` would.
+    let copy = lab.root.parent().expect("base").join("opt/bin/hakit");
+    std::fs::create_dir_all(copy.parent().expect("dir")).expect("dir");
+    std::fs::copy(env!("CARGO_BIN_EXE_hakit"), &copy).expect("copy");
+    let text = std::fs::read_to_string(&lab.config).expect("config");
+    std::fs::write(
+        &lab.config,
+        text.replace("/nonexistent/bin/hakit", &copy.display().to_string()),
+    )
+    .expect("config");
+    let out = run(&mut setup(&lab));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status = || {
+        run(hakit()
+            .args(["status", "--node", "n1", "--config"])
+            .arg(&lab.config))
+    };
+    let healthy = status();
+    assert!(
+        stdout(&healthy).contains(&format!("failover hook: runs {}", copy.display())),
+        "{}",
+        stdout(&healthy)
+    );
+    std::fs::remove_file(&copy).expect("remove the copy");
+    let broken = status();
+    assert_eq!(broken.status.code(), Some(4), "{}", stderr(&broken));
+    assert!(
+        stdout(&broken).contains("failover hook: BROKEN")
+            && stderr(&broken).contains(&copy.display().to_string()),
+        "{}{}",
+        stdout(&broken),
+        stderr(&broken)
+    );
+    let out = rollback(&lab);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(tree(&lab.root), before);
 }
