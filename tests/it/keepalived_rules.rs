@@ -125,10 +125,75 @@ fn galera_checks_wsrep_primary_as_root() {
         .iter()
         .find(|f| f.path.ends_with("check_galera_primary.sh"))
         .expect("galera check");
-    assert!(
-        script.contents.contains("wsrep_cluster_status") && script.contents.contains("Primary")
-    );
     assert_eq!(script.mode, 0o700);
+}
+
+/// The rendered Galera check, run by sh with a stand-in `mysql` first on PATH that prints
+/// what the server would (`-N -B`: name TAB value) or fails: healthy only when Primary and
+/// Synced. (A real Galera node is the issue "Profiles that serve real traffic".)
+#[test]
+fn the_galera_check_passes_only_a_primary_synced_node() {
+    use std::os::unix::fs::PermissionsExt;
+    let files = render_text(&cluster_toml("mariadb-galera", "l2-vip", ""), Role::Master);
+    let script = files
+        .iter()
+        .find(|f| f.path.ends_with("check_galera_primary.sh"))
+        .expect("galera check");
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("galera-check");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let check = dir.join("check.sh");
+    std::fs::write(&check, &script.contents).expect("script");
+    let cases: &[(&str, &str, bool)] = &[
+        (
+            "Primary and Synced",
+            "wsrep_cluster_status\tPrimary\nwsrep_local_state\t4\n",
+            true,
+        ),
+        (
+            "cut off from its cluster",
+            "wsrep_cluster_status\tnon-Primary\nwsrep_local_state\t4\n",
+            false,
+        ),
+        (
+            "disconnected",
+            "wsrep_cluster_status\tDisconnected\nwsrep_local_state\t0\n",
+            false,
+        ),
+        (
+            "a donor",
+            "wsrep_cluster_status\tPrimary\nwsrep_local_state\t2\n",
+            false,
+        ),
+        (
+            "joining",
+            "wsrep_cluster_status\tPrimary\nwsrep_local_state\t1\n",
+            false,
+        ),
+        ("wsrep off (no rows)", "", false),
+        ("the server is down", "FAIL", false),
+    ];
+    for (what, answer, healthy) in cases {
+        let mysql = dir.join("mysql");
+        let body = if *answer == "FAIL" {
+            "#!/bin/sh\necho 'ERROR 2002 (HY000): Can'\\''t connect' >&2\nexit 1\n".to_string()
+        } else {
+            format!("#!/bin/sh\nprintf '{answer}'\n")
+        };
+        std::fs::write(&mysql, body).expect("mysql stand-in");
+        std::fs::set_permissions(&mysql, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let path = format!(
+            "{}:{}",
+            dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let status = std::process::Command::new("sh")
+            .arg(&check)
+            .env("PATH", path)
+            .status()
+            .expect("sh");
+        assert_eq!(status.success(), *healthy, "{what}: exit {status:?}");
+    }
 }
 
 #[test]
