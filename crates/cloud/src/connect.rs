@@ -106,6 +106,11 @@ pub(crate) fn load_config(
     if let Some(url) = &endpoint.url {
         loader = loader.endpoint_url(url);
     }
+    if plain_http(endpoint) {
+        loader = loader.http_client(plain_http_client()?);
+    } else {
+        ensure_ca_roots()?;
+    }
     if endpoint.emulator {
         let creds = aws_sdk_ec2::config::Credentials::new(
             "emulator",
@@ -118,4 +123,88 @@ pub(crate) fn load_config(
     }
     let config = rt.block_on(loader.load());
     Ok((rt, config))
+}
+
+/// Whether every call goes to a plain-HTTP endpoint (an emulator, a local proxy): then no
+/// TLS is needed, and no CA roots either. IMDS is plain HTTP in any case.
+fn plain_http(endpoint: &Endpoint) -> bool {
+    endpoint
+        .url
+        .as_deref()
+        .is_some_and(|url| url.starts_with("http://"))
+}
+
+/// An HTTP client that does not load the host's CA roots: the SDK's default one asserts
+/// there are some, so on a host without `ca-certificates` it could not even reach an
+/// emulator or IMDS.
+fn plain_http_client() -> Result<aws_sdk_ec2::config::SharedHttpClient, CloudError> {
+    use aws_smithy_http_client::tls;
+    let context = tls::TlsContext::builder()
+        .with_trust_store(tls::TrustStore::empty().with_native_roots(false))
+        .build()
+        .map_err(|e| CloudError::new("building the HTTP client", None, e.to_string()))?;
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(context)
+        .build_https())
+}
+
+/// Where the TLS stack looks for the CA roots (as openssl-probe does, which the SDK's
+/// native-roots loader uses), after `SSL_CERT_FILE` and `SSL_CERT_DIR`.
+const CA_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/tls/cacert.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// HTTPS to AWS needs the host's CA roots. Without them the SDK fails deep inside its TLS
+/// setup (an assertion, or "unknown issuer" on every call); say what to install instead.
+fn ensure_ca_roots() -> Result<(), CloudError> {
+    let from_env = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+        .iter()
+        .filter_map(std::env::var_os)
+        .any(|path| std::path::Path::new(&path).exists());
+    let bundled = CA_BUNDLES
+        .iter()
+        .any(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0));
+    if from_env || bundled {
+        Ok(())
+    } else {
+        Err(CloudError::new(
+            "connecting to AWS over HTTPS",
+            None,
+            format!(
+                "this host has no CA certificates (none of {}, and no SSL_CERT_FILE): install the ca-certificates package (apt-get install ca-certificates, or dnf install ca-certificates)",
+                CA_BUNDLES.join(", ")
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+
+    #[test]
+    fn only_an_http_url_skips_tls() {
+        assert!(plain_http(&Endpoint::emulator(
+            "http://192.0.2.1:5000",
+            "us-east-1"
+        )));
+        assert!(!plain_http(&Endpoint::default_chain(None, None)));
+        assert!(!plain_http(&Endpoint::default_chain(
+            None,
+            Some("https://vpce-0abc.ec2.us-east-1.vpce.amazonaws.com".into())
+        )));
+    }
+
+    #[test]
+    fn a_plain_http_client_builds_without_ca_roots() {
+        assert!(plain_http_client().is_ok());
+    }
 }
