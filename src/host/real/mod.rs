@@ -292,15 +292,18 @@ impl Host for RealHost {
         checked(&["systemctl", verb, name])
     }
 
+    /// From netlink (`ip -o link`), not /sys/class/net: in a container sysfs can show
+    /// another network namespace's interfaces (systemd-nspawn with a network namespace
+    /// path shows the host's), while netlink always answers for this process's own.
     fn interface_by_mac(&self, mac: &str) -> anyhow::Result<Option<String>> {
-        let entries = fs::read_dir("/sys/class/net").context("listing /sys/class/net")?;
-        for entry in entries.flatten() {
-            let address = fs::read_to_string(entry.path().join("address")).unwrap_or_default();
-            if address.trim().eq_ignore_ascii_case(mac) {
-                return Ok(entry.file_name().into_string().ok());
-            }
+        let out = command(&["ip", "-o", "link", "show"])?;
+        if !out.success {
+            bail!("`ip -o link show` failed: {}", out.output.trim());
         }
-        Ok(None)
+        Ok(parse_ip_link(&out.output)
+            .into_iter()
+            .find(|(_, address)| address.eq_ignore_ascii_case(mac))
+            .map(|(name, _)| name))
     }
 
     fn ipv4_addresses(&self, device: Option<&str>) -> anyhow::Result<Vec<Ipv4Addr>> {
@@ -322,6 +325,20 @@ impl Host for RealHost {
     }
 }
 
+/// (interface, MAC) pairs in `ip -o link show` output ("3: eni1@if5: <...> ... link/ether
+/// 02:00:00:e6:e4:c0 brd ..."); a veth's "@ifN" peer suffix is not part of its name.
+fn parse_ip_link(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let name = words.nth(1)?.trim_end_matches(':');
+            let name = name.split('@').next()?.to_string();
+            words.find(|w| *w == "link/ether")?;
+            Some((name, words.next()?.to_string()))
+        })
+        .collect()
+}
+
 /// The addresses in `ip -o -4 addr show` output ("2: eth0    inet 192.0.2.1/24 brd ...").
 fn parse_ip_addr(text: &str) -> Vec<Ipv4Addr> {
     text.lines()
@@ -336,6 +353,18 @@ fn parse_ip_addr(text: &str) -> Vec<Ipv4Addr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interfaces_and_their_macs_are_read_from_ip_link_output() {
+        let text = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n2: host0@if3: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP mode DEFAULT group default qlen 1000\\    link/ether be:53:c9:e8:61:3c brd ff:ff:ff:ff:ff:ff link-netns hk-aw30414\n3: ens6: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 9001 qdisc mq state UP mode DEFAULT group default qlen 1000\\    link/ether 02:00:00:E6:E4:C0 brd ff:ff:ff:ff:ff:ff\n";
+        assert_eq!(
+            parse_ip_link(text),
+            vec![
+                ("host0".to_string(), "be:53:c9:e8:61:3c".to_string()),
+                ("ens6".to_string(), "02:00:00:E6:E4:C0".to_string()),
+            ]
+        );
+    }
 
     #[test]
     fn addresses_are_read_from_ip_one_line_output() {
