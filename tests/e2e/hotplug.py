@@ -16,6 +16,7 @@ endpoint, instance, prefix, bridge_ns, lifetime = sys.argv[1], sys.argv[2], sys.
 ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1",
                    aws_access_key_id="lab", aws_secret_access_key="lab")
 plugged = {}  # mac -> (interface, bridge port)
+last_error = None
 
 
 def ip(*args, check=True):
@@ -26,7 +27,10 @@ deadline = time.time() + lifetime
 while time.time() < deadline:
     try:
         enis = ec2.describe_network_interfaces()["NetworkInterfaces"]
-    except Exception:  # the emulator may be restarting; try again
+    except Exception as e:  # the emulator may be restarting; try again
+        if repr(e) != last_error:  # said once per kind, for the lab's log
+            last_error = repr(e)
+            print(f"describe failed: {last_error}", flush=True)
         time.sleep(0.2)
         continue
     attached = {}

@@ -31,9 +31,9 @@ const NODE_IPS: [&str; 3] = ["192.0.2.11", "192.0.2.12", "192.0.2.13"];
 /// The link-local marker keepalived puts on the VRRP master's `lo` (aws-eip mode).
 const MARKER: &str = "169.254.250.51";
 /// No helper outlives this, even if the test process dies without cleaning up.
-const LIFETIME_S: &str = "900";
+pub const LIFETIME_S: &str = "900";
 
-fn e2e_dir() -> PathBuf {
+pub fn e2e_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e")
 }
 
@@ -82,14 +82,7 @@ impl Netns {
     }
 
     fn spawn(&self, args: &[&str], log: &Path) -> Daemon {
-        let file = std::fs::File::create(log).expect("log file");
-        let child = self
-            .exec(args)
-            .stdout(file.try_clone().expect("dup"))
-            .stderr(file)
-            .spawn()
-            .expect("spawn in namespace");
-        Daemon(child)
+        spawn_in(&self.0, args, log)
     }
 
     fn pids(&self) -> Vec<String> {
@@ -109,7 +102,67 @@ impl Drop for Netns {
     }
 }
 
-struct Daemon(Child);
+/// A helper process, killed on drop.
+pub struct Daemon(Child);
+
+/// Run `args` in network namespace `ns`, output to `log`.
+pub fn spawn_in(ns: &str, args: &[&str], log: &Path) -> Daemon {
+    let file = std::fs::File::create(log).expect("log file");
+    let child = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("dup"))
+        .stderr(file)
+        .spawn()
+        .expect("spawn in namespace");
+    Daemon(child)
+}
+
+/// moto's EC2 server at `ip`:5000 in namespace `ns`, and the endpoint the test process
+/// uses to reach it: a port on its own loopback, relayed through a unix socket into the
+/// namespace. Waits (bounded) until it answers.
+pub fn moto_in(ns: &str, ip: &str, dir: &Path) -> (Vec<Daemon>, String) {
+    let mut daemons = vec![spawn_in(
+        ns,
+        &["moto_server", "-H", ip, "-p", "5000"],
+        &dir.join("moto.log"),
+    )];
+    let sock = dir.join("moto.sock");
+    let _ = std::fs::remove_file(&sock);
+    daemons.push(spawn_in(
+        ns,
+        &[
+            "socat",
+            &format!("UNIX-LISTEN:{},fork", sock.display()),
+            &format!("TCP:{ip}:5000"),
+        ],
+        &dir.join("socat-moto.log"),
+    ));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let relay = Command::new("socat")
+        .args([
+            format!("TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr"),
+            format!("UNIX-CONNECT:{}", sock.display()),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("socat");
+    daemons.push(Daemon(relay));
+    let endpoint = format!("http://127.0.0.1:{port}");
+    wait_until("moto in its namespace", Duration::from_secs(30), || {
+        let rt = runtime();
+        let ec2 = sdk_client(&rt, &endpoint);
+        rt.block_on(ec2.describe_vpcs().send()).is_ok()
+    });
+    (daemons, endpoint)
+}
 
 impl Drop for Daemon {
     fn drop(&mut self) {
@@ -347,55 +400,17 @@ fn build_network(
             ns
         })
         .collect();
-    let mut daemons = vec![
-        aws.spawn(
-            &["moto_server", "-H", AWS_IP, "-p", "5000"],
-            &dir.join("moto.log"),
-        ),
-        aws.spawn(
-            &[
-                "python3",
-                &e2e_dir().join("backend.py").display().to_string(),
-                AWS_IP,
-                "3306",
-                LIFETIME_S,
-            ],
-            &dir.join("backend.log"),
-        ),
-    ];
-    // The test process reaches the emulator through a unix socket relayed into the aws namespace.
-    let sock = dir.join("moto.sock");
-    let _ = std::fs::remove_file(&sock);
+    let (mut daemons, endpoint) = moto_in(&aws.0, AWS_IP, dir);
     daemons.push(aws.spawn(
         &[
-            "socat",
-            &format!("UNIX-LISTEN:{},fork", sock.display()),
-            &format!("TCP:{AWS_IP}:5000"),
+            "python3",
+            &e2e_dir().join("backend.py").display().to_string(),
+            AWS_IP,
+            "3306",
+            LIFETIME_S,
         ],
-        &dir.join("socat-aws.log"),
+        &dir.join("backend.log"),
     ));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let relay = Command::new("socat")
-        .args([
-            format!("TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr"),
-            format!("UNIX-CONNECT:{}", sock.display()),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("socat");
-    daemons.push(Daemon(relay));
-    let endpoint = format!("http://127.0.0.1:{port}");
-    wait_until("moto in the aws namespace", Duration::from_secs(30), || {
-        let rt = runtime();
-        let ec2 = sdk_client(&rt, &endpoint);
-        rt.block_on(ec2.describe_vpcs().send()).is_ok()
-    });
     (bridge, aws, client, nodes, daemons, endpoint)
 }
 

@@ -2,6 +2,7 @@
 
 mod bad_config;
 mod booted;
+mod booted_aws;
 mod booted_package;
 mod booted_pair;
 mod booted_state;
