@@ -3,6 +3,7 @@
 
 mod cloud_steps;
 mod files;
+mod networkd;
 mod steps;
 mod vendor_repo;
 

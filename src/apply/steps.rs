@@ -3,7 +3,7 @@
 //! repository, AWS).
 
 use super::cloud_steps::{self, AwsStep};
-use super::{files, vendor_repo, ApplyInput, StepResult};
+use super::{files, networkd, vendor_repo, ApplyInput, StepResult};
 use crate::host::Host;
 use crate::journal::{NodeJournal, Status, Undo};
 use crate::plan::Step;
@@ -140,6 +140,9 @@ pub(super) fn apply_step(
                 }
             }
             Ok((status, note))
+        }
+        Step::KeepAddresses { interface, what } => {
+            networkd::keep_addresses(host, journal, input, interface, what)
         }
         Step::ValidateFile { path, command } => {
             let out = host.run(command)?;

@@ -202,6 +202,10 @@ mod tests {
                 r#"{"state":"done","undo":"unconfigure-interface","interface":"ens6","address":"192.0.2.10","prefix":24,"table":10001}"#,
             ),
             (
+                Undo::ReloadNetworkd,
+                r#"{"state":"done","undo":"reload-networkd"}"#,
+            ),
+            (
                 Undo::DisassociateEip {
                     allocation_id: "eipalloc-1".into(),
                     eni_id: "eni-1".into(),

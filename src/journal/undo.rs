@@ -71,6 +71,9 @@ pub enum Undo {
         prefix: u8,
         table: u32,
     },
+    /// Have systemd-networkd read its files again (after rollback removed a drop-in), if it
+    /// runs. Recorded before the drop-in is written, so it is undone after it is removed.
+    ReloadNetworkd,
     /// Disassociate the Elastic IP if (and only if) it is still on this ENI. Never release it.
     DisassociateEip {
         allocation_id: String,
@@ -129,6 +132,9 @@ impl Change for Undo {
             Undo::UnconfigureInterface {
                 interface, address, ..
             } => format!("remove {address} and its policy routing from {interface}"),
+            Undo::ReloadNetworkd => {
+                "have systemd-networkd read its configuration again (networkctl reload)".into()
+            }
             Undo::DisassociateEip {
                 allocation_id,
                 eni_id,
@@ -269,6 +275,15 @@ impl Undo {
                 Ok(())
             }
             Undo::DetachEni { eni_id } => Ok(ctx.cloud()?.detach_eni(eni_id)?),
+            Undo::ReloadNetworkd => {
+                if host.has_systemd() && host.service_active("systemd-networkd")? {
+                    let out = host.run(&["networkctl".to_string(), "reload".to_string()])?;
+                    if !out.success {
+                        bail!("`networkctl reload` failed: {}", out.output.trim());
+                    }
+                }
+                Ok(())
+            }
             Undo::UnconfigureInterface {
                 interface,
                 address,

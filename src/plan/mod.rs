@@ -135,6 +135,21 @@ pub fn build(input: PlanInput<'_>) -> Plan {
             command: validate_command(file, &file.path),
         });
     }
+    // Before keepalived starts adding it: networkd must not drop the address keepalived
+    // adds (the VIP, or aws-eip's marker on lo) when it configures the link again.
+    steps.push(match &cluster.mode {
+        Mode::L2Vip(vip) => Step::KeepAddresses {
+            interface: vip.interface.clone(),
+            what: format!("the virtual IP {}/{}", vip.address, vip.prefix),
+        },
+        Mode::AwsEip(_) => Step::KeepAddresses {
+            interface: "lo".into(),
+            what: format!(
+                "the VRRP master marker {}/32",
+                cluster.vrrp.marker_address()
+            ),
+        },
+    });
     let configs = |kind: FileKind| -> Vec<PathBuf> {
         files
             .iter()

@@ -77,6 +77,13 @@ pub enum Step {
         path: PathBuf,
         command: Vec<String>,
     },
+    /// Where systemd-networkd manages `interface`, tell it (a drop-in for the link's
+    /// `.network` file) to keep the address keepalived adds there (`what`) when it
+    /// configures the link again.
+    KeepAddresses {
+        interface: String,
+        what: String,
+    },
     EnableService {
         service: String,
     },
@@ -207,6 +214,10 @@ impl fmt::Display for Step {
                 path.display(),
                 command.join(" ")
             ),
+            Step::KeepAddresses { interface, what } => write!(
+                f,
+                "keep {what} on {interface} when systemd-networkd configures it again (a drop-in for its .network file, where networkd manages {interface})"
+            ),
             Step::EnableService { service } => write!(f, "enable {service} at boot"),
             Step::RestartService {
                 service,
@@ -234,6 +245,7 @@ fn kind_name(kind: FileKind) -> &'static str {
         FileKind::CheckScript => "health check",
         FileKind::ProxyConfig => "proxy config",
         FileKind::NetworkUnit => "network unit",
+        FileKind::NetworkDropIn => "network drop-in",
         FileKind::Tmpfiles => "runtime directory at boot",
     }
 }

@@ -4,6 +4,7 @@
 
 mod context;
 pub mod eni_unit;
+pub mod networkd_keep;
 mod templates;
 pub mod tree_check;
 
@@ -30,6 +31,8 @@ pub enum FileKind {
     ProxyConfig,
     /// The systemd-networkd unit of the dedicated ENI (aws-eip).
     NetworkUnit,
+    /// A systemd-networkd drop-in keeping keepalived's addresses on a managed link.
+    NetworkDropIn,
     /// systemd-tmpfiles configuration that recreates the runtime directory at boot.
     Tmpfiles,
 }

@@ -41,6 +41,10 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../templates/check_http.sh.j2"),
     ),
     (
+        "networkd-keep.conf.j2",
+        include_str!("../../templates/networkd-keep.conf.j2"),
+    ),
+    (
         "tmpfiles.conf.j2",
         include_str!("../../templates/tmpfiles.conf.j2"),
     ),

@@ -150,6 +150,34 @@ pub fn discover(
             d.entries.push(undo);
         }
     }
+    // ...the drop-ins that keep keepalived's addresses on a networkd link, then networkd
+    // told to read its files again...
+    let mut dropins = false;
+    if host.is_dir(&paths.network_dir) {
+        let mut names = host.list_dir(&paths.network_dir)?;
+        names.sort();
+        for (name, _) in names.into_iter().filter(|(n, _)| n.ends_with(".network.d")) {
+            let dir = paths.network_dir.join(&name);
+            let ours = format!("hakit-{}.conf", cluster.name);
+            for (path, bytes) in marked_files(host, &dir)? {
+                let owner = eni_unit::owner(&cluster.name, scope.node);
+                if path.file_name() == Some(ours.as_ref())
+                    && String::from_utf8_lossy(&bytes).contains(&owner)
+                {
+                    d.entries
+                        .push(restore_or_remove(host, &backups, &path, &bytes)?);
+                    // The directory goes too when the drop-in is all it holds.
+                    if host.list_dir(&dir)?.len() == 1 {
+                        d.entries.push(Undo::RemoveDir { path: dir.clone() });
+                    }
+                    dropins = true;
+                }
+            }
+        }
+    }
+    if dropins {
+        d.entries.push(Undo::ReloadNetworkd);
+    }
     // ...the ENI itself, found by its tags (its Elastic IP association goes with it)...
     if matches!(cluster.mode, Mode::AwsEip(_)) {
         match cloud {

@@ -1,0 +1,63 @@
+//! Keeping keepalived's addresses when systemd-networkd configures a link again: where
+//! networkd manages the link, a drop-in for its `.network` file (`KeepConfiguration=static`)
+//! and a `networkctl reload` so it applies now. Where networkd does not run or leaves the
+//! link alone, there is nothing to do.
+
+use super::{files, ApplyInput, StepResult};
+use crate::host::Host;
+use crate::journal::{NodeJournal, Status, Undo};
+use crate::render::networkd_keep::{self, KeepInput};
+use anyhow::bail;
+
+pub(super) fn keep_addresses(
+    host: &dyn Host,
+    journal: &mut NodeJournal,
+    input: &ApplyInput<'_>,
+    interface: &str,
+    what: &str,
+) -> StepResult {
+    if !host.has_systemd() || !host.service_active("systemd-networkd")? {
+        return Ok((
+            Status::Skipped,
+            Some("systemd-networkd is not running here".into()),
+        ));
+    }
+    let argv = |args: &[&str]| -> Vec<String> { args.iter().map(|s| s.to_string()).collect() };
+    let status = host.run(&argv(&["networkctl", "status", "--no-pager", interface]))?;
+    let Some(network_file) = status
+        .success
+        .then(|| networkd_keep::network_file_in(&status.output))
+        .flatten()
+    else {
+        return Ok((
+            Status::Skipped,
+            Some(format!("systemd-networkd does not manage {interface}")),
+        ));
+    };
+    let dropin = networkd_keep::render(&KeepInput {
+        network_dir: &input.cluster.paths.network_dir,
+        network_file: &network_file,
+        cluster: &input.cluster.name,
+        node: &input.plan.node,
+        interface,
+        what,
+        templates: input.templates,
+    })?;
+    // Recorded first, so rollback reloads networkd after it has removed the drop-in.
+    if !journal
+        .entries
+        .iter()
+        .any(|e| e.undo == Undo::ReloadNetworkd)
+    {
+        let index = journal.intend(host, Undo::ReloadNetworkd)?;
+        journal.done(host, index)?;
+    }
+    let (status, _) = files::write_rendered(host, journal, &dropin)?;
+    if status == Status::Applied {
+        let out = host.run(&argv(&["networkctl", "reload"]))?;
+        if !out.success {
+            bail!("`networkctl reload` failed: {}", out.output.trim());
+        }
+    }
+    Ok((status, Some(dropin.path.display().to_string())))
+}
