@@ -26,6 +26,20 @@ pub fn run(args: NotifyArgs) -> anyhow::Result<()> {
     })?;
     let host = RealHost;
     let node = role::this_node(&cluster, Some(&node), &host)?;
+    // Every node's ENI must stay ready to serve (the backup's too): put back what drifted.
+    if args.reconcile && matches!(cluster.mode, Mode::AwsEip(_)) {
+        match notify::drift::repair_eni(&host, &cluster) {
+            Ok(None) => {}
+            Ok(Some(restored)) => {
+                let line = notify::failover_log::drift_line(&cluster, &node, &restored);
+                errln!("{line}");
+                if let Err(e) = notify::failover_log::append(&cluster, &line) {
+                    errln!("warning: {e:#}");
+                }
+            }
+            Err(e) => errln!("warning: the ENI's interface configuration: {e:#}"),
+        }
+    }
     let state = match (args.state, args.reconcile) {
         (Some(Transition::Master), _) => State::Master,
         (Some(Transition::Backup), _) => State::Backup,

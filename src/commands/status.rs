@@ -45,6 +45,9 @@ pub struct AddressStatus {
     pub holder: Option<String>,
     pub eni: Option<String>,
     pub eni_attachment: Option<String>,
+    /// What of this node's ENI configuration (address, policy rule, route) is missing on
+    /// the host; `hakit notify --reconcile` puts it back.
+    pub eni_drift: Option<String>,
     pub error: Option<String>,
 }
 
@@ -73,6 +76,7 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
             holder: master.then(|| node.clone()),
             eni: None,
             eni_attachment: None,
+            eni_drift: None,
             error: None,
         },
         Mode::AwsEip(aws) => {
@@ -81,6 +85,11 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
                 holder: None,
                 eni: None,
                 eni_attachment: None,
+                eni_drift: crate::notify::drift::check_eni(&RealHost, &cluster)
+                    .ok()
+                    .flatten()
+                    .filter(|d| !d.missing.is_empty())
+                    .map(|d| d.describe()),
                 error: None,
             };
             let result = (|| -> anyhow::Result<()> {
@@ -152,6 +161,9 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
                     a.eni_attachment.as_deref().unwrap_or("not attached")
                 );
             }
+            if let Some(drift) = &a.eni_drift {
+                outln!("  eni: MISSING {drift} (the next reconcile puts it back)");
+            }
             if let Some(e) = &a.error {
                 outln!("  error: {e}");
             }
@@ -184,6 +196,9 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
             "{} is not accepting connections on :{}",
             status.proxy.service, status.proxy.port
         ));
+    }
+    if let Some(drift) = &status.address.eni_drift {
+        problems.push(format!("missing {drift}"));
     }
     if let Some(problem) = &status.hook.problem {
         problems.push(problem.clone());

@@ -34,6 +34,18 @@ pub fn line(cluster: &Cluster, node: &str, result: &anyhow::Result<Outcome>) -> 
     }
 }
 
+/// The line for configuration `hakit notify --reconcile` found missing and put back.
+pub fn drift_line(cluster: &Cluster, node: &str, restored: &str) -> String {
+    format!(
+        "{} cluster={} node={node} action={DRIFT} restored={restored:?}",
+        utc_now(),
+        cluster.name
+    )
+}
+
+/// The action of a drift line: not a transition, skipped where transitions are read.
+const DRIFT: &str = "drift-repaired";
+
 pub fn append(cluster: &Cluster, line: &str) -> anyhow::Result<()> {
     let dir = &cluster.paths.log_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -46,10 +58,15 @@ pub fn append(cluster: &Cluster, line: &str) -> anyhow::Result<()> {
     writeln!(file, "{line}").with_context(|| format!("appending to {}", path.display()))
 }
 
-/// The last line of the failover log, if any (for `hakit status`).
+/// The last transition in the failover log, if any (for `hakit status`).
 pub fn last(cluster: &Cluster) -> Option<String> {
     let text = std::fs::read_to_string(path(cluster)).ok()?;
-    text.lines().last().map(str::to_string)
+    last_transition(&text).map(str::to_string)
+}
+
+fn last_transition(text: &str) -> Option<&str> {
+    let drift = format!(" action={DRIFT} ");
+    text.lines().rev().find(|l| !l.contains(&drift))
 }
 
 /// The state `node` last reported, from the log's `node=NAME state=STATE` fields.
@@ -89,10 +106,18 @@ mod tests {
             line(&cluster, "n2", &Ok(outcome("backup"))),
             line(&cluster, "n1", &Ok(outcome("fault"))),
             line(&cluster, "n2", &Err(anyhow::anyhow!("EC2 said no"))),
+            drift_line(
+                &cluster,
+                "n1",
+                "the policy rule from 192.0.2.100 lookup 10001 on ens6",
+            ),
         ]
         .join("\n");
         assert_eq!(state_in(&text, "n1").as_deref(), Some("fault"));
         assert_eq!(state_in(&text, "n2").as_deref(), Some("backup"));
         assert_eq!(state_in(&text, "n3"), None);
+        // A drift line is not a transition: the last one is n2's error.
+        let last = last_transition(&text).expect("a transition");
+        assert!(last.contains("node=n2 action=error"), "{last}");
     }
 }

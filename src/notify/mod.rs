@@ -3,6 +3,7 @@
 //! association held by another node is never disturbed. Transitions are serialized, and a
 //! later one supersedes an earlier one still waiting.
 
+pub mod drift;
 pub mod failover_log;
 mod serial;
 pub mod webhook;

@@ -352,6 +352,59 @@ fn an_aws_eip_pair_on_booted_hosts_fails_over_survives_networkd_and_reboots_and_
         );
     }
 
+    // Drift: the backup's policy rule removed by hand. keepalived's reconcile script (every
+    // 5 s, on every node) puts it back and logs one line; nothing else moves.
+    let n2 = lab.node("n2");
+    let (_, rule, ..) = eni_config(n2, &ip2);
+    let table = rule
+        .split_whitespace()
+        .skip_while(|w| *w != "lookup")
+        .nth(1)
+        .expect("the rule's table")
+        .to_string();
+    // keepalived stopped meanwhile (n2 is backup: nothing moves), so no reconcile runs
+    // before `hakit status` has looked.
+    n2.ok(&["systemctl", "stop", "keepalived"]);
+    n2.ok(&["ip", "rule", "del", "from", &ip2, "lookup", &table]);
+    assert!(eni_config(n2, &ip2).1.is_empty(), "the rule is gone");
+    let status = n2.run(&["hakit", "status", "--config", "/etc/hakit/cluster.toml"]);
+    let said = String::from_utf8_lossy(&status.stdout);
+    assert_eq!(status.status.code(), Some(4), "{said}");
+    assert!(
+        said.contains(&format!(
+            "MISSING the policy rule from {ip2} lookup {table}"
+        )),
+        "{said}"
+    );
+    n2.ok(&["systemctl", "start", "keepalived"]);
+    let drift_lines = || {
+        std::fs::read_to_string(n2.root.join("var/log/hakit/failover.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("action=drift-repaired"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let took = wait_until(
+        "the reconcile to put n2's rule back",
+        Duration::from_secs(20),
+        || !eni_config(n2, &ip2).1.is_empty(),
+    );
+    eprintln!("figure: booted aws-eip, a removed ENI policy rule was back after {took:?}");
+    assert_eni_configured(n2, &ip2, "after the reconcile put its rule back");
+    std::thread::sleep(Duration::from_secs(6));
+    let lines = drift_lines();
+    assert_eq!(lines.len(), 1, "one line for one repair: {lines:?}");
+    assert!(
+        lines[0].contains(&format!("the policy rule from {ip2} lookup {table}")),
+        "{lines:?}"
+    );
+    assert_eq!(
+        cloud.holder().as_deref(),
+        Some(eni1.as_str()),
+        "the drift moved the Elastic IP"
+    );
+
     // Failover: n1's proxy stops, n2's hook moves the Elastic IP to n2's ENI.
     lab.node("n1").ok(&["systemctl", "stop", "haproxy"]);
     let took = wait_until(

@@ -1,0 +1,149 @@
+//! Drift of the dedicated ENI's interface configuration: something other than hakit (a
+//! network manager reconfiguring the link, amazon-ec2-net-utils, an operator) removed its
+//! address, its policy rule or its table's routes. Then replies to traffic that arrived on
+//! the ENI leave by the primary interface, the VPC drops them, and a failover to this node
+//! looks done in EC2 while no client gets through. `hakit notify --reconcile` (every
+//! node, every reconcile interval) puts back what is missing, from the networkd unit setup
+//! wrote (its MAC, address and table), and says what it put back.
+
+use crate::config::Cluster;
+use crate::host::interface::InterfaceConfig;
+use crate::host::Host;
+use crate::render::eni_unit;
+use std::net::Ipv4Addr;
+
+/// The ENI's interface configuration and what of it is missing now; `None` when this
+/// node has no configured ENI (no unit, or no interface with its MAC: detached).
+pub struct Drift {
+    pub interface: String,
+    pub config: InterfaceConfig,
+    /// e.g. "the policy rule from 192.0.2.100 lookup 10001"; empty when nothing drifted.
+    pub missing: Vec<String>,
+}
+
+impl Drift {
+    /// "X, Y on ens6".
+    pub fn describe(&self) -> String {
+        format!("{} on {}", self.missing.join(", "), self.interface)
+    }
+}
+
+/// Read-only: what of the ENI's configuration is missing (for `hakit status`).
+pub fn check_eni(host: &dyn Host, cluster: &Cluster) -> anyhow::Result<Option<Drift>> {
+    let unit_path = eni_unit::path(&cluster.paths.network_dir, &cluster.name);
+    let Some(unit) = host.read(&unit_path)? else {
+        return Ok(None);
+    };
+    let Some(facts) = eni_unit::parse(&String::from_utf8_lossy(&unit)) else {
+        return Ok(None);
+    };
+    // No interface with the ENI's MAC: the ENI is detached; nothing to configure here.
+    let Some(interface) = host.interface_by_mac(&facts.mac)? else {
+        return Ok(None);
+    };
+    let address: Ipv4Addr = facts.address.parse()?;
+    let mask = u32::MAX
+        .checked_shl(32 - u32::from(facts.prefix))
+        .unwrap_or(0);
+    let subnet = Ipv4Addr::from(u32::from(address) & mask);
+    let config = InterfaceConfig::new(
+        &interface,
+        &facts.mac,
+        &facts.address,
+        &format!("{subnet}/{}", facts.prefix),
+        facts.table.saturating_sub(10_000) as i32,
+    )?;
+    let text = |argv: &[&str]| -> anyhow::Result<String> {
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        Ok(host.run(&argv)?.output)
+    };
+    let table = config.table.to_string();
+    let mut missing = Vec::new();
+    if !host.ipv4_addresses(Some(&interface))?.contains(&address) {
+        missing.push(format!("the address {address}/{}", facts.prefix));
+    }
+    let rule = format!("from {address} lookup {table}");
+    if !text(&["ip", "rule", "show"])?.contains(&rule) {
+        missing.push(format!("the policy rule {rule}"));
+    }
+    let default = format!("default via {}", config.gateway);
+    if !text(&["ip", "-4", "route", "show", "table", &table])?.contains(&default) {
+        missing.push(format!("the route {default} in table {table}"));
+    }
+    Ok(Some(Drift {
+        interface,
+        config,
+        missing,
+    }))
+}
+
+/// What was missing and is back (e.g. "the policy rule from 192.0.2.100 lookup 10001 on
+/// ens6"), or `None` when nothing was missing or this node has no configured ENI.
+pub fn repair_eni(host: &dyn Host, cluster: &Cluster) -> anyhow::Result<Option<String>> {
+    let Some(drift) = check_eni(host, cluster)?.filter(|d| !d.missing.is_empty()) else {
+        return Ok(None);
+    };
+    let (interface, missing) = (&drift.interface, &drift.missing);
+    for argv in drift.config.up_commands() {
+        let out = host.run(&argv)?;
+        // `ip rule del` of a rule that is not there fails harmlessly.
+        if !out.success && argv.get(2).map(String::as_str) != Some("del") {
+            anyhow::bail!(
+                "putting back {} on {interface}: `{}` failed: {}",
+                missing.join(", "),
+                argv.join(" "),
+                out.output.trim()
+            );
+        }
+    }
+    Ok(Some(drift.describe()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::{FakeHost, Ownership};
+
+    fn cluster() -> Cluster {
+        crate::config::parse("name = \"demo\"\nmode = \"aws-eip\"\nprofile = \"haproxy\"\n[[node]]\nname = \"n1\"\naddress = \"192.0.2.11\"\n[[node]]\nname = \"n2\"\naddress = \"192.0.2.12\"\n[[backend]]\naddress = \"192.0.2.21:3306\"\n[aws]\neip_allocation_id = \"eipalloc-0123456789abcdef0\"\n[vrrp]\nvirtual_router_id = 51\n").expect("cluster")
+    }
+
+    #[test]
+    fn without_the_enis_unit_there_is_nothing_to_check() {
+        let host = FakeHost::new();
+        assert_eq!(repair_eni(&host, &cluster()).expect("repair"), None);
+    }
+
+    #[test]
+    fn a_missing_address_is_named_and_put_back_from_the_unit() {
+        let cluster = cluster();
+        let config = InterfaceConfig::new(
+            "ens6",
+            "0e:11:22:33:44:55",
+            "192.0.2.140",
+            "192.0.2.128/25",
+            1,
+        )
+        .expect("config");
+        let unit = eni_unit::render(&cluster.paths.network_dir, "demo", "n1", &config, None)
+            .expect("unit");
+        let host = FakeHost::new();
+        {
+            let mut state = host.state.borrow_mut();
+            state.files.insert(
+                unit.path.clone(),
+                (unit.contents.into_bytes(), Ownership::root(0o644)),
+            );
+            state
+                .interfaces
+                .insert("0e:11:22:33:44:55".into(), "ens6".into());
+        }
+        let restored = repair_eni(&host, &cluster)
+            .expect("repair")
+            .expect("something was missing");
+        assert!(
+            restored.contains("the address 192.0.2.140/25") && restored.ends_with("on ens6"),
+            "{restored}"
+        );
+    }
+}
