@@ -19,6 +19,7 @@ pub mod hook;
 pub mod host;
 pub mod iam;
 pub mod journal;
+pub mod netstack;
 pub mod notify;
 pub mod plan;
 pub mod preflight;

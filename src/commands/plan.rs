@@ -37,6 +37,12 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     {
         warnings.push(format!("{problem} (setup refuses until it can run)"));
     }
+    if matches!(loaded.cluster.mode, crate::config::Mode::AwsEip(_)) {
+        let stack = crate::netstack::detect(&crate::host::RealHost);
+        if let Some(warning) = stack.eni_warning() {
+            warnings.push(warning);
+        }
+    }
     let distro = crate::distro::detect();
     let mut plan = plan::build(PlanInput {
         cluster: &loaded.cluster,

@@ -91,6 +91,11 @@ pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyho
             .into());
         }
     }
+    if matches!(loaded.cluster.mode, crate::config::Mode::AwsEip(_)) && !args.skip_cloud {
+        if let Some(warning) = crate::netstack::detect(&host).eni_warning() {
+            errln!("warning: {warning}");
+        }
+    }
     let mut progress = super::progress::for_stderr(verbosity);
     match apply::apply(&host, &input, progress.as_mut()) {
         Ok(reports) => {

@@ -12,7 +12,7 @@ pub use serial::{Serializer, Ticket};
 
 use crate::config::{Cluster, Mode};
 use anyhow::Context;
-use hakit_cloud::{pick_own_eni, Cloud, Eni, TAG_STATE};
+use hakit_cloud::{pick_own_eni, state_tag, Cloud, Eni, TAG_STATE};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -106,23 +106,36 @@ pub fn transition(
     let cloud = cloud.context("aws-eip mode needs EC2 access")?;
     let enis = cloud.find_enis(&cluster.name, None)?;
     let eni = pick_own_eni(&enis, &cluster.name, node)?;
-    // Every node reports its VRRP state on its own ENI; reconcile on the master reads it.
-    let report = |eni: &Eni| cloud.tag_eni(&eni.id, TAG_STATE, state.as_str());
+    // Every node reports its VRRP state, and when, on its own ENI; reconcile on the
+    // master reads it, and refreshes its own report so it never goes stale.
+    let now = unix_now();
+    let report = |eni: &Eni| cloud.tag_eni(&eni.id, TAG_STATE, &state_tag(state.as_str(), now));
     if state != State::Master {
         report(&eni)?;
         return Ok(outcome(Action::LeftAlone, Some(eni.id), None));
     }
     let before = cloud.address(&aws.eip_allocation_id)?;
     let holder = before.network_interface_id.clone();
+    let interval = u64::from(aws.reconcile_interval);
     if holder.as_deref() == Some(eni.id.as_str()) {
-        if eni.state.as_deref() != Some("master") {
+        let reported_at = eni.state_at.unwrap_or(0);
+        if eni.state.as_deref() != Some("master") || now.saturating_sub(reported_at) >= interval {
             report(&eni)?;
         }
         return Ok(outcome(Action::AlreadyOurs, Some(eni.id), holder));
     }
     if reconcile {
+        // Another node's master report counts while it is fresh: a live master refreshes
+        // it every reconcile. A dead node never clears its report; once stale, the
+        // address is taken from it. (A report without a time, from hakit 0.1.0, counts.)
+        let fresh = |e: &Eni| {
+            e.state_at
+                .is_none_or(|at| now.saturating_sub(at) <= stale_after(interval))
+        };
         let other_master = enis.iter().find(|e| {
-            Some(e.id.as_str()) == holder.as_deref() && e.state.as_deref() == Some("master")
+            Some(e.id.as_str()) == holder.as_deref()
+                && e.state.as_deref() == Some("master")
+                && fresh(e)
         });
         if let Some(other) = other_master {
             let who = other.node.clone().unwrap_or_else(|| other.id.clone());
@@ -143,4 +156,16 @@ pub fn transition(
         Some(eni.id),
         after.network_interface_id,
     ))
+}
+
+/// How old another node's master report may be and still count: three reconcile
+/// intervals (a live master refreshes it every interval), and at least 15 s for clock skew.
+pub fn stale_after(reconcile_interval: u64) -> u64 {
+    (3 * reconcile_interval).max(15)
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

@@ -593,6 +593,53 @@ fn reconcile_leaves_the_address_with_another_master_until_it_reports_backup() {
     assert_eq!(holder().as_deref(), Some(enis[0].as_str()));
 }
 
+/// A node that dies never clears its `hakit:state=master` report. If the survivor's one
+/// `notify master` call failed (throttling, a timeout), its reconcile must still take the
+/// address: a master report older than three reconcile intervals (15 s here) is stale.
+#[test]
+fn reconcile_takes_the_address_from_a_dead_master_whose_report_went_stale() {
+    if !must_run_privileged("reconcile after a node death (adds a link-local marker to lo)") {
+        return;
+    }
+    let Some(moto) = Moto::start() else { return };
+    let world = prepare(&moto.endpoint);
+    let c = cloud(&moto.endpoint);
+    let enis = attached_enis(&c, &world, "dead");
+    let lab = notify_lab(&moto.endpoint, &world, "dead", 253);
+    let holder = || eip_state(&moto.endpoint, &world.allocation_id).1;
+    assert!(notify(&lab, &["--node", "n1", "master"]).status.success());
+    assert_eq!(holder().as_deref(), Some(enis[0].as_str()));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    // n1 died 60 s ago: its last report is that old. n2 became VRRP master, and its
+    // transition's notify never reached EC2.
+    c.tag_eni(
+        &enis[0],
+        hakit_cloud::TAG_STATE,
+        &hakit_cloud::state_tag("master", now - 60),
+    )
+    .expect("tag");
+    let _marker = Marker::add(253);
+    let out = notify(&lab, &["--node", "n2", "--reconcile", "--output", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let outcome: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(outcome["action"], "associated", "{outcome}");
+    assert_eq!(holder().as_deref(), Some(enis[1].as_str()));
+    // n2's own report is fresh now; a report 5 s old still counts as a live master.
+    c.tag_eni(
+        &enis[1],
+        hakit_cloud::TAG_STATE,
+        &hakit_cloud::state_tag("master", now - 5),
+    )
+    .expect("tag");
+    let out = notify(&lab, &["--node", "n1", "--reconcile", "--output", "json"]);
+    let outcome: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(outcome["action"], "held-by-another-master", "{outcome}");
+    assert_eq!(holder().as_deref(), Some(enis[1].as_str()));
+}
+
 #[test]
 fn notify_posts_the_transition_to_the_webhook_from_the_secrets_file() {
     use std::io::{Read, Write};

@@ -7,8 +7,24 @@ use serde::{Deserialize, Serialize};
 pub const TAG_CLUSTER: &str = "hakit:cluster";
 pub const TAG_NODE: &str = "hakit:node";
 pub const TAG_RUN: &str = "hakit:run";
-/// The VRRP state the node last reported through `hakit notify`.
+/// The VRRP state the node last reported through `hakit notify`, and when: `master@<unix
+/// seconds>` (see [`state_tag`]). A dead node never clears its report; the time lets the
+/// survivor tell a stale report from a live split brain.
 pub const TAG_STATE: &str = "hakit:state";
+
+/// The `hakit:state` value for `state` reported at `at` (unix seconds).
+pub fn state_tag(state: &str, at: u64) -> String {
+    format!("{state}@{at}")
+}
+
+/// A `hakit:state` value read back: the state, and when it was reported (`None` for a
+/// value without a time, as hakit 0.1.0 wrote them).
+pub fn parse_state_tag(value: &str) -> (String, Option<u64>) {
+    match value.split_once('@') {
+        Some((state, at)) => (state.to_string(), at.parse().ok()),
+        None => (value.to_string(), None),
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
@@ -25,6 +41,8 @@ pub struct Eni {
     pub node: Option<String>,
     /// The `hakit:state` tag: the VRRP state this node last reported.
     pub state: Option<String>,
+    /// When it reported it (unix seconds), if the tag says.
+    pub state_at: Option<u64>,
     pub mac: Option<String>,
     pub private_ip: Option<String>,
     pub subnet_id: Option<String>,
@@ -243,5 +261,19 @@ impl Action {
             Action::DetachNetworkInterface => "rollback: detach the ENI",
             Action::DeleteNetworkInterface => "rollback: delete the ENI",
         }
+    }
+}
+
+#[cfg(test)]
+mod state_tag_tests {
+    use super::*;
+
+    #[test]
+    fn a_state_tag_reads_back_as_written_and_an_old_one_has_no_time() {
+        assert_eq!(
+            parse_state_tag(&state_tag("master", 1_764_264_000)),
+            ("master".to_string(), Some(1_764_264_000))
+        );
+        assert_eq!(parse_state_tag("backup"), ("backup".to_string(), None));
     }
 }

@@ -49,10 +49,12 @@ fn eni_tags(cluster: &str, node: &str, run: &str) -> TagSpecification {
 }
 
 fn eni_from(n: &NetworkInterface) -> Eni {
+    let state = tag(n, TAG_STATE).map(|v| crate::cloud::parse_state_tag(&v));
     Eni {
         id: n.network_interface_id().unwrap_or_default().to_string(),
         node: tag(n, TAG_NODE),
-        state: tag(n, TAG_STATE),
+        state_at: state.as_ref().and_then(|(_, at)| *at),
+        state: state.map(|(s, _)| s),
         mac: n.mac_address().map(str::to_string),
         private_ip: n.private_ip_address().map(str::to_string),
         subnet_id: n.subnet_id().map(str::to_string),

@@ -103,7 +103,14 @@ impl NetIf {
         Eni {
             id: self.id.clone(),
             node: self.tags.get(TAG_NODE).cloned(),
-            state: self.tags.get(TAG_STATE).cloned(),
+            state: self
+                .tags
+                .get(TAG_STATE)
+                .map(|v| crate::cloud::parse_state_tag(v).0),
+            state_at: self
+                .tags
+                .get(TAG_STATE)
+                .and_then(|v| crate::cloud::parse_state_tag(v).1),
             mac: Some(self.mac.clone()),
             private_ip: Some(self.private_ip.to_string()),
             subnet_id: Some(self.subnet_id.clone()),

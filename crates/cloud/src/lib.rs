@@ -12,8 +12,8 @@ mod iam;
 mod imds;
 
 pub use cloud::{
-    pick_own_eni, Action, Address, Attachment, Cloud, Eni, NewEni, Probe, TAG_CLUSTER, TAG_NODE,
-    TAG_RUN, TAG_STATE,
+    parse_state_tag, pick_own_eni, state_tag, Action, Address, Attachment, Cloud, Eni, NewEni,
+    Probe, TAG_CLUSTER, TAG_NODE, TAG_RUN, TAG_STATE,
 };
 pub use connect::{Endpoint, Limits};
 pub use ec2::Ec2Cloud;
