@@ -2,9 +2,8 @@
 //! policy routing) across reboots: rendered from `networkd-eni.network.j2`, and read back
 //! by `rollback --discover` when the journal is lost. Writer and parser live here together.
 
-use super::{environment, FileKind, RenderedFile, MARKER};
+use super::{FileKind, RenderedFile, MARKER};
 use crate::host::interface::InterfaceConfig;
-use anyhow::Context as _;
 use std::path::{Path, PathBuf};
 
 pub const TEMPLATE: &str = "networkd-eni.network.j2";
@@ -59,7 +58,6 @@ fn render_with(
     templates: Option<&Path>,
     header: String,
 ) -> anyhow::Result<RenderedFile> {
-    let env = environment(templates)?;
     let ctx = minijinja::context! {
         header => header,
         mac => config.mac,
@@ -69,20 +67,13 @@ fn render_with(
         gateway => config.gateway.to_string(),
         table => config.table,
     };
-    let contents = env
-        .get_template(TEMPLATE)
-        .and_then(|t| t.render(ctx))
-        .map_err(|err| anyhow::anyhow!("{err:#}"))
-        .with_context(|| format!("rendering template {TEMPLATE}"))?;
-    Ok(RenderedFile {
-        path: path(network_dir, cluster),
-        kind: FileKind::NetworkUnit,
-        mode: 0o644,
-        owner: "root".into(),
-        group: "root".into(),
-        validate: vec![],
-        contents,
-    })
+    super::network_file(
+        path(network_dir, cluster),
+        FileKind::NetworkUnit,
+        TEMPLATE,
+        ctx,
+        templates,
+    )
 }
 
 /// What a unit says about the interface: its MAC, address, prefix and routing table.

@@ -59,6 +59,31 @@ impl RenderedFile {
 /// Validator for keepalived.conf. See `validate_command` for how it is run.
 pub const KEEPALIVED_VALIDATE: &[&str] = &["keepalived", "-t", "-f", "{path}"];
 
+/// A root-owned 0644 network configuration file (networkd unit, drop-in) rendered from
+/// `template` with `ctx`, where the templates may be overridden.
+pub(crate) fn network_file(
+    path: PathBuf,
+    kind: FileKind,
+    template: &str,
+    ctx: minijinja::Value,
+    templates: Option<&Path>,
+) -> anyhow::Result<RenderedFile> {
+    let contents = environment(templates)?
+        .get_template(template)
+        .and_then(|t| t.render(ctx))
+        .map_err(|err| anyhow::anyhow!("{err:#}"))
+        .with_context(|| format!("rendering template {template}"))?;
+    Ok(RenderedFile {
+        path,
+        kind,
+        mode: 0o644,
+        owner: "root".into(),
+        group: "root".into(),
+        validate: vec![],
+        contents,
+    })
+}
+
 pub struct RenderInput<'a> {
     pub cluster: &'a Cluster,
     pub target: &'a Target,

@@ -3,8 +3,7 @@
 //! networkd to keep addresses it did not add when it configures the link again. Rendered
 //! from `networkd-keep.conf.j2` once setup knows which `.network` file manages the link.
 
-use super::{environment, FileKind, RenderedFile, MARKER};
-use anyhow::Context as _;
+use super::{FileKind, RenderedFile, MARKER};
 use std::path::{Path, PathBuf};
 
 pub const TEMPLATE: &str = "networkd-keep.conf.j2";
@@ -30,7 +29,6 @@ pub struct KeepInput<'a> {
 }
 
 pub fn render(input: &KeepInput<'_>) -> anyhow::Result<RenderedFile> {
-    let env = environment(input.templates)?;
     let ctx = minijinja::context! {
         header => format!(
             "{MARKER} (cluster {}, node {}). Removed by `hakit rollback`.",
@@ -39,20 +37,13 @@ pub fn render(input: &KeepInput<'_>) -> anyhow::Result<RenderedFile> {
         what => input.what,
         interface => input.interface,
     };
-    let contents = env
-        .get_template(TEMPLATE)
-        .and_then(|t| t.render(ctx))
-        .map_err(|err| anyhow::anyhow!("{err:#}"))
-        .with_context(|| format!("rendering template {TEMPLATE}"))?;
-    Ok(RenderedFile {
-        path: path(input.network_dir, input.network_file, input.cluster),
-        kind: FileKind::NetworkDropIn,
-        mode: 0o644,
-        owner: "root".into(),
-        group: "root".into(),
-        validate: vec![],
-        contents,
-    })
+    super::network_file(
+        path(input.network_dir, input.network_file, input.cluster),
+        FileKind::NetworkDropIn,
+        TEMPLATE,
+        ctx,
+        input.templates,
+    )
 }
 
 /// The `.network` file `networkctl status LINK` says manages the link ("Network File:
