@@ -9,7 +9,9 @@ use std::path::Path;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NetStack {
     /// systemd-networkd; with amazon-ec2-net-utils on top (Amazon Linux 2023).
-    Networkd { ec2_net_utils: bool },
+    Networkd {
+        ec2_net_utils: bool,
+    },
     NetworkManager,
     Ifupdown,
     /// None of them runs (or no systemd to ask): nothing is said.
@@ -98,11 +100,23 @@ mod tests {
     #[test]
     fn the_running_manager_is_found_and_each_says_what_it_means_for_the_eni() {
         let networkd = detect(&host(&["systemd-networkd"], &[]));
-        assert_eq!(networkd, NetStack::Networkd { ec2_net_utils: false });
+        assert_eq!(
+            networkd,
+            NetStack::Networkd {
+                ec2_net_utils: false
+            }
+        );
         assert_eq!(networkd.eni_warning(), None);
         let al2023 = detect(&host(&["systemd-networkd"], &[EC2_NET_UTILS_UNIT]));
-        assert_eq!(al2023, NetStack::Networkd { ec2_net_utils: true });
-        assert!(al2023.eni_warning().is_some_and(|w| w.contains("drift repair")));
+        assert_eq!(
+            al2023,
+            NetStack::Networkd {
+                ec2_net_utils: true
+            }
+        );
+        assert!(al2023
+            .eni_warning()
+            .is_some_and(|w| w.contains("drift repair")));
         let nm = detect(&host(&["NetworkManager", "systemd-networkd"], &[]));
         assert_eq!(nm, NetStack::NetworkManager);
         assert!(nm

@@ -9,10 +9,10 @@
 //! as it was.
 
 use crate::booted::{ready, Lab, Node};
-use crate::booted_pair::{wait_until, Backend};
+use crate::booted_pair::{setup, wait_until, Backend};
 use crate::booted_state::{host_state, HostState};
 use crate::common::{require_tool, TEST_SECRETS};
-use crate::e2e::{e2e_dir, moto_in, spawn_in, Daemon, LIFETIME_S};
+use crate::e2e::{hotplug_in, imds_in, moto_in, Daemon};
 use crate::emulator::{eip_state, prepare, runtime, sdk_client, World, REGION};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -59,54 +59,32 @@ impl Cloud {
                 ns,
                 &["ip", "addr", "add", "169.254.169.254/32", "dev", "lo"],
             );
-            let mac = netns_ok(ns, &["ip", "-o", "link", "show", "host0"])
-                .split("link/ether ")
-                .nth(1)
-                .and_then(|s| s.split_whitespace().next())
-                .expect("host0's MAC")
-                .to_string();
-            let (subnet_id, subnet_cidr, az) = world.subnets[i].clone();
-            let identity = serde_json::json!({
-                "instance_id": world.instances[i], "az": az, "region": REGION, "mac": mac,
-                "private_ip": NODE_IPS[i], "subnet_id": subnet_id, "subnet_cidr": subnet_cidr,
-                "vpc_id": "vpc-lab",
-            });
-            let id_path = dir.join(format!("{}-identity.json", node.name));
-            std::fs::write(&id_path, identity.to_string()).expect("identity");
-            let e2e = e2e_dir();
-            daemons.push(spawn_in(
+            daemons.push(imds_in(
                 ns,
-                &[
-                    "python3",
-                    &e2e.join("imds.py").display().to_string(),
-                    "169.254.169.254",
-                    "80",
-                    &id_path.display().to_string(),
-                    LIFETIME_S,
-                ],
-                &dir.join(format!("{}-imds.log", node.name)),
+                &node.name,
+                "host0",
+                NODE_IPS[i],
+                &world,
+                i,
+                dir,
             ));
-            daemons.push(spawn_in(
+            daemons.push(hotplug_in(
                 ns,
-                &[
-                    "python3",
-                    &e2e.join("hotplug.py").display().to_string(),
-                    &format!("http://{MOTO_IP}:5000"),
-                    &world.instances[i],
-                    // Bridge port names, unique per lab and node (IFNAMSIZ: 15).
-                    &format!(
-                        "{}-{}",
-                        lab.ns
-                            .trim_start_matches("hk-")
-                            .chars()
-                            .take(6)
-                            .collect::<String>(),
-                        node.name
-                    ),
-                    &lab.ns,
-                    LIFETIME_S,
-                ],
-                &dir.join(format!("{}-hotplug.log", node.name)),
+                &node.name,
+                &format!("http://{MOTO_IP}:5000"),
+                &world.instances[i],
+                // Bridge ports unique per lab and node (IFNAMSIZ: 15).
+                &format!(
+                    "{}-{}",
+                    lab.ns
+                        .trim_start_matches("hk-")
+                        .chars()
+                        .take(6)
+                        .collect::<String>(),
+                    node.name
+                ),
+                &lab.ns,
+                dir,
             ));
         }
         for node in &lab.nodes {
@@ -192,22 +170,6 @@ fn run_ok(argv: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn setup(node: &Node, role: &str) -> String {
-    let out = node.run(&[
-        "hakit",
-        "setup",
-        "--role",
-        role,
-        "--config",
-        "/root/cluster.toml",
-        "--secrets",
-        "/root/secrets.toml",
-    ]);
-    let text = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{}: setup failed:\n{text}", node.name);
-    text
 }
 
 /// The ENI's configuration as the node's kernel has it: the interface holding `address`,

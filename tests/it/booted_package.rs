@@ -6,7 +6,7 @@
 //! then rollback and purge: each host as it began.
 
 use crate::booted::{ready, Lab, Node};
-use crate::booted_pair::{cluster_file, holds_vip, wait_until, Backend};
+use crate::booted_pair::{cluster_file, holds_vip, setup, wait_until, Backend};
 use crate::booted_state::host_state;
 use crate::common::TEST_SECRETS;
 use std::time::Duration;
@@ -86,17 +86,7 @@ fn the_installed_package_sets_up_fails_over_rolls_back_and_purges_to_the_host_it
     // Setup from the installed binary; the cluster file names no hakit_bin.
     for (name, role) in [("n1", "master"), ("n2", "backup")] {
         let node = lab.node(name);
-        let out = node.run(&[
-            "hakit",
-            "setup",
-            "--role",
-            role,
-            "--config",
-            "/root/cluster.toml",
-            "--secrets",
-            "/root/secrets.toml",
-        ]);
-        assert!(out.status.success(), "{name}: setup:\n{}", text(&out));
+        setup(node, role);
         let notify = std::fs::read_to_string(node.root.join("usr/local/libexec/hakit/notify.sh"))
             .expect("notify.sh");
         assert!(notify.contains("exec /usr/bin/hakit notify"), "{notify}");

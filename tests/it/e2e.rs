@@ -119,6 +119,74 @@ pub fn spawn_in(ns: &str, args: &[&str], log: &Path) -> Daemon {
     Daemon(child)
 }
 
+/// IMDS for lab node `name` (instance `i` of `world`, at `private_ip`, the MAC of its
+/// `device`) at 169.254.169.254 in namespace `ns`, which must have that address on lo.
+pub fn imds_in(
+    ns: &str,
+    name: &str,
+    device: &str,
+    private_ip: &str,
+    world: &World,
+    i: usize,
+    dir: &Path,
+) -> Daemon {
+    let link = ok(
+        sh(&["ip", "-n", ns, "-o", "link", "show", device]),
+        "ip link show",
+    );
+    let mac = link
+        .split("link/ether ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("mac");
+    let (subnet_id, subnet_cidr, az) = world.subnets[i].clone();
+    let identity = serde_json::json!({
+        "instance_id": world.instances[i], "az": az, "region": REGION, "mac": mac,
+        "private_ip": private_ip, "subnet_id": subnet_id, "subnet_cidr": subnet_cidr, "vpc_id": "vpc-lab",
+    });
+    let id_path = dir.join(format!("{name}-identity.json"));
+    std::fs::write(&id_path, identity.to_string()).expect("identity");
+    spawn_in(
+        ns,
+        &[
+            "python3",
+            &e2e_dir().join("imds.py").display().to_string(),
+            "169.254.169.254",
+            "80",
+            &id_path.display().to_string(),
+            LIFETIME_S,
+        ],
+        &dir.join(format!("{name}-imds.log")),
+    )
+}
+
+/// The hypervisor's part for lab node `name` in namespace `ns`: each ENI EC2 (`moto_url`)
+/// shows attached to `instance` appears as an interface plugged into `bridge_ns`'s br0
+/// (bridge ports named `port_prefix`e<index>).
+pub fn hotplug_in(
+    ns: &str,
+    name: &str,
+    moto_url: &str,
+    instance: &str,
+    port_prefix: &str,
+    bridge_ns: &str,
+    dir: &Path,
+) -> Daemon {
+    spawn_in(
+        ns,
+        &[
+            "python3",
+            &e2e_dir().join("hotplug.py").display().to_string(),
+            moto_url,
+            instance,
+            port_prefix,
+            bridge_ns,
+            LIFETIME_S,
+        ],
+        &dir.join(format!("{name}-hotplug.log")),
+    )
+}
+
 /// moto's EC2 server at `ip`:5000 in namespace `ns`, and the endpoint the test process
 /// uses to reach it: a port on its own loopback, relayed through a unix socket into the
 /// namespace. Waits (bounded) until it answers.
@@ -526,44 +594,16 @@ fn lab(name: &str, mode: &str, vrrp_extra: &str, count: usize) -> Option<Lab> {
             "# hand-made, before hakit\n",
         )
         .expect("seed");
-        let mac = ns
-            .ip(&["-o", "link", "show", "eth0"])
-            .split("link/ether ")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .expect("mac")
-            .to_string();
-        let (subnet_id, subnet_cidr, az) = world.subnets[i].clone();
-        let identity = serde_json::json!({
-            "instance_id": world.instances[i], "az": az, "region": REGION, "mac": mac,
-            "private_ip": NODE_IPS[i], "subnet_id": subnet_id, "subnet_cidr": subnet_cidr, "vpc_id": "vpc-lab",
-        });
-        let id_path = dir.join(format!("{name}-identity.json"));
-        std::fs::write(&id_path, identity.to_string()).expect("identity");
-        let e2e = e2e_dir();
-        daemons.push(ns.spawn(
-            &[
-                "python3",
-                &e2e.join("imds.py").display().to_string(),
-                "169.254.169.254",
-                "80",
-                &id_path.display().to_string(),
-                LIFETIME_S,
-            ],
-            &dir.join(format!("{name}-imds.log")),
-        ));
+        daemons.push(imds_in(&ns.0, name, "eth0", NODE_IPS[i], &world, i, &dir));
         if mode == "aws-eip" {
-            daemons.push(ns.spawn(
-                &[
-                    "python3",
-                    &e2e.join("hotplug.py").display().to_string(),
-                    &format!("http://{AWS_IP}:5000"),
-                    &world.instances[i],
-                    &format!("{lab_prefix}{name}"),
-                    &bridge.0,
-                    LIFETIME_S,
-                ],
-                &dir.join(format!("{name}-hotplug.log")),
+            daemons.push(hotplug_in(
+                &ns.0,
+                name,
+                &format!("http://{AWS_IP}:5000"),
+                &world.instances[i],
+                &format!("{lab_prefix}{name}"),
+                &bridge.0,
+                &dir,
             ));
         }
         let config = dir.join(format!("{name}.toml"));
