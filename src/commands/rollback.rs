@@ -65,6 +65,14 @@ fn finish(
             "rollback left {} change(s) in place; fix them and run `hakit rollback` again",
             report.remaining.len()
         );
+        // The cluster file setup installed goes early in a rollback; the next one needs
+        // the operator's own copy.
+        if !args.config.path.exists() {
+            errln!(
+                "hint: {} was removed by this rollback (setup installed it): run it again with --config pointing at your own copy of the cluster file",
+                args.config.path.display()
+            );
+        }
         Err(PartiallyApplied.into())
     }
 }

@@ -409,10 +409,42 @@ fn an_aws_eip_pair_on_booted_hosts_fails_over_survives_networkd_and_reboots_and_
 
     // Rollback on both: no hakit ENI left, the Elastic IP still allocated, hosts as before.
     for node in &lab.nodes {
-        let out = node.run(&["hakit", "rollback", "--config", "/etc/hakit/cluster.toml"]);
+        let rollback = |config| node.run(&["hakit", "rollback", "--config", config]);
+        let mut out = rollback("/etc/hakit/cluster.toml");
+        // Seen in 2 of 6 runs on the holder: right after its ENI's address was removed, its
+        // connections to moto timed out for over 20 s, so the ENI's detach and delete were
+        // left (exit 3, "run hakit rollback again"). Suspected: the lab's plain bridge (a
+        // VPC answers ARP itself). An operator runs rollback again; so does the test, once,
+        // after printing the bridge's neighbours for the record.
+        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+        if out.status.code() == Some(3) && said.contains("HTTP connect timeout") {
+            // The first rollback removed the installed cluster file, and says to use one's own.
+            assert!(said.contains("your own copy of the cluster file"), "{said}");
+            eprintln!(
+                "note: {}: rollback left EC2 undos (connect timeouts); lab neighbours:\n{}",
+                node.name,
+                lab_ip(&lab, &["neigh", "show", "dev", "br0"])
+            );
+            wait_until(
+                "the node reaches moto again",
+                Duration::from_secs(90),
+                || {
+                    node.run(&[
+                        "timeout",
+                        "2",
+                        "bash",
+                        "-c",
+                        &format!("exec 3<>/dev/tcp/{MOTO_IP}/5000"),
+                    ])
+                    .status
+                    .success()
+                },
+            );
+            out = rollback("/root/cluster.toml");
+        }
         assert!(
             out.status.success(),
-            "{}: rollback:\n{}",
+            "{}: rollback:\n{said}\n{}",
             node.name,
             String::from_utf8_lossy(&out.stderr)
         );
