@@ -159,7 +159,22 @@ impl Lab {
             _turn: turn,
         };
         ok(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
-        ok(&["ip", "-n", &ns, "link", "add", "br0", "type", "bridge"]);
+        // A fixed MAC: a Linux bridge otherwise takes its lowest port's, so it changed
+        // whenever a hotplugged ENI (02:00:00:..., lower than any veth's) joined or left,
+        // flushing neighbour tables: the nodes lost 192.0.2.1 for 10-20 s. A VPC's
+        // router keeps its MAC.
+        ok(&[
+            "ip",
+            "-n",
+            &ns,
+            "link",
+            "add",
+            "br0",
+            "address",
+            "0e:00:00:00:00:01",
+            "type",
+            "bridge",
+        ]);
         ok(&["ip", "-n", &ns, "link", "set", "br0", "up"]);
         ok(&["ip", "-n", &ns, "addr", "add", "192.0.2.1/24", "dev", "br0"]);
         for (i, name) in names.iter().enumerate() {

@@ -419,7 +419,17 @@ fn build_network(
 ) -> (Netns, Netns, Netns, Vec<Netns>, Vec<Daemon>, String) {
     let p = prefix(lab);
     let bridge = Netns::add(format!("{p}-br"));
-    bridge.ip(&["link", "add", "br0", "type", "bridge"]);
+    // A fixed MAC, as a VPC router has: a Linux bridge otherwise takes its lowest port's,
+    // which changes whenever a hotplugged ENI (02:00:00:...) joins or leaves.
+    bridge.ip(&[
+        "link",
+        "add",
+        "br0",
+        "address",
+        "0e:00:00:00:00:01",
+        "type",
+        "bridge",
+    ]);
     bridge.ip(&["link", "set", "br0", "up"]);
     // The VPC router: the first address of each node subnet, for the ENIs' own tables.
     for gw in ["192.0.2.65/24", "192.0.2.129/24"] {
