@@ -159,10 +159,6 @@ impl Lab {
             _turn: turn,
         };
         ok(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
-        // A fixed MAC: a Linux bridge otherwise takes its lowest port's, so it changed
-        // whenever a hotplugged ENI (02:00:00:..., lower than any veth's) joined or left,
-        // flushing neighbour tables: the nodes lost 192.0.2.1 for 10-20 s. A VPC's
-        // router keeps its MAC.
         ok(&[
             "ip",
             "-n",
@@ -171,7 +167,7 @@ impl Lab {
             "add",
             "br0",
             "address",
-            "0e:00:00:00:00:01",
+            crate::common::LAB_BRIDGE_MAC,
             "type",
             "bridge",
         ]);
@@ -200,6 +196,17 @@ impl Lab {
             .iter_mut()
             .find(|n| n.name == name)
             .expect("a node of the lab")
+    }
+
+    /// The cluster file (`/root/cluster.toml`) and the test secrets (`/root/secrets.toml`,
+    /// 0600) on every node, where the tests' `hakit` commands read them.
+    pub fn put_cluster(&self, cluster: &str) {
+        self.put("/root/cluster.toml", cluster.as_bytes(), 0o644);
+        self.put(
+            "/root/secrets.toml",
+            crate::common::TEST_SECRETS.as_bytes(),
+            0o600,
+        );
     }
 
     /// Put a file into every node's root filesystem (from the host side).

@@ -11,7 +11,7 @@
 use crate::booted::{ready, Lab, Node};
 use crate::booted_pair::{setup, wait_until, Backend};
 use crate::booted_state::{host_state, HostState};
-use crate::common::{require_tool, TEST_SECRETS};
+use crate::common::require_tool;
 use crate::e2e::{hotplug_in, imds_in, moto_in, Daemon};
 use crate::emulator::{eip_state, prepare, runtime, sdk_client, World, REGION};
 use std::path::PathBuf;
@@ -254,12 +254,7 @@ fn an_aws_eip_pair_on_booted_hosts_fails_over_survives_networkd_and_reboots_and_
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     let cloud = Cloud::start(&lab, &dir);
-    lab.put(
-        "/root/cluster.toml",
-        cluster_file(&cloud.world).as_bytes(),
-        0o644,
-    );
-    lab.put("/root/secrets.toml", TEST_SECRETS.as_bytes(), 0o600);
+    lab.put_cluster(&cluster_file(&cloud.world));
     let before: Vec<HostState> = lab.nodes.iter().map(host_state).collect();
     let _backend = Backend::start(&lab);
 
@@ -415,13 +410,7 @@ fn an_aws_eip_pair_on_booted_hosts_fails_over_survives_networkd_and_reboots_and_
 
     // Rollback on both: no hakit ENI left, the Elastic IP still allocated, hosts as before.
     for node in &lab.nodes {
-        let out = node.run(&["hakit", "rollback", "--config", "/etc/hakit/cluster.toml"]);
-        assert!(
-            out.status.success(),
-            "{}: rollback:\n{}",
-            node.name,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        node.ok(&["hakit", "rollback", "--config", "/etc/hakit/cluster.toml"]);
     }
     assert!(
         cloud.enis("tag:hakit:cluster=booted").is_empty(),

@@ -5,7 +5,6 @@
 
 use crate::booted::{ready, Lab, Node};
 use crate::booted_state::{host_state, HostState};
-use crate::common::TEST_SECRETS;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -217,8 +216,7 @@ fn pair_on(suite: &str, distro: &str) {
         started.elapsed().as_secs_f64()
     );
     let started = Instant::now();
-    lab.put("/root/cluster.toml", cluster_file().as_bytes(), 0o644);
-    lab.put("/root/secrets.toml", TEST_SECRETS.as_bytes(), 0o600);
+    lab.put_cluster(&cluster_file());
     let before: Vec<HostState> = lab.nodes.iter().map(host_state).collect();
     let _backend = Backend::start(&lab);
 
@@ -463,8 +461,7 @@ fn rollback_gives_a_running_keepalived_its_own_config_back() {
     }
     let lab = Lab::new("hm", "bookworm", &["n1"]);
     let node = lab.node("n1");
-    lab.put("/root/cluster.toml", cluster_file().as_bytes(), 0o644);
-    lab.put("/root/secrets.toml", TEST_SECRETS.as_bytes(), 0o600);
+    lab.put_cluster(&cluster_file());
     const HAND_MADE_VIP: &str = "192.0.2.200";
     let hand_made = format!(
         "# hand-made, from setup_master.sh\nvrrp_instance VI_1 {{\n    state MASTER\n    interface host0\n    virtual_router_id 47\n    priority 100\n    advert_int 1\n    virtual_ipaddress {{\n        {HAND_MADE_VIP}/24\n    }}\n}}\n"
@@ -577,8 +574,7 @@ fn with_preempt_the_master_takes_the_address_back_after_its_reboot() {
         "[vrrp]\nvirtual_router_id = 51\npreempt = true\n",
     );
     assert_ne!(cluster, cluster_file());
-    lab.put("/root/cluster.toml", cluster.as_bytes(), 0o644);
-    lab.put("/root/secrets.toml", TEST_SECRETS.as_bytes(), 0o600);
+    lab.put_cluster(&cluster);
     setup(lab.node("n1"), "master");
     setup(lab.node("n2"), "backup");
     wait_until("n1 holds the address", Duration::from_secs(15), || {
@@ -595,12 +591,7 @@ fn with_preempt_the_master_takes_the_address_back_after_its_reboot() {
         holds_vip(lab.node("n1")) && !holds_vip(lab.node("n2"))
     });
     for node in &lab.nodes {
-        let out = node.run(&["hakit", "rollback", "--config", "/root/cluster.toml"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        node.ok(&["hakit", "rollback", "--config", "/root/cluster.toml"]);
     }
     eprintln!(
         "figure: booted pair with preempt: n1 took the address back {:.1} s after n2 held it",
@@ -627,8 +618,7 @@ fn the_vip_survives_networkd_restarts_and_reloads_on_debian_13() {
         return;
     }
     let lab = Lab::new(&format!("n{}", &suite[..1]), suite, &["n1", "n2"]);
-    lab.put("/root/cluster.toml", cluster_file().as_bytes(), 0o644);
-    lab.put("/root/secrets.toml", TEST_SECRETS.as_bytes(), 0o600);
+    lab.put_cluster(&cluster_file());
     let before: Vec<HostState> = lab.nodes.iter().map(host_state).collect();
     setup(lab.node("n1"), "master");
     setup(lab.node("n2"), "backup");
@@ -651,18 +641,13 @@ fn the_vip_survives_networkd_restarts_and_reloads_on_debian_13() {
         reconfigured.elapsed().as_secs_f64()
     );
     // n1 rolls back from its journal: the host as it was.
-    let out = n1.run(&["hakit", "rollback", "--config", "/root/cluster.toml"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    n1.ok(&["hakit", "rollback", "--config", "/root/cluster.toml"]);
     host_state(n1).assert_same_as(&before[0], &format!("{suite}: n1: after rollback"));
     // n2 lost its journal: `rollback --discover` finds the drop-in by its mark and
     // removes it with its directory (packages and services are left alone, as it says).
     let n2 = lab.node("n2");
     n2.ok(&["rm", "/var/lib/hakit/journal.json"]);
-    let out = n2.run(&[
+    n2.ok(&[
         "hakit",
         "rollback",
         "--discover",
@@ -670,11 +655,6 @@ fn the_vip_survives_networkd_restarts_and_reloads_on_debian_13() {
         "--config",
         "/root/cluster.toml",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let network = |state: &HostState| -> Vec<(String, String)> {
         state
             .etc
@@ -736,8 +716,7 @@ fn a_setup_killed_after_any_step_is_rolled_back_to_the_host_it_found() {
     }
     let lab = Lab::new("ks", "bookworm", &["n1"]);
     let node = lab.node("n1");
-    lab.put("/root/cluster.toml", cluster_file().as_bytes(), 0o644);
-    lab.put("/root/secrets.toml", TEST_SECRETS.as_bytes(), 0o600);
+    lab.put_cluster(&cluster_file());
     let before = host_state(node);
     let plan = node.ok(&[
         "hakit",

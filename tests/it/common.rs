@@ -84,6 +84,12 @@ pub fn keepalived_conf(files: &[RenderedFile]) -> &str {
         .contents
 }
 
+/// The lab bridges' own MAC, fixed as a VPC router's is: a Linux bridge otherwise takes its
+/// lowest port's, so a hotplugged ENI (02:00:00:..., lower than any veth's) joining or
+/// leaving changed it and flushed every neighbour table (nodes lost the lab's hosts for
+/// 10-20 s).
+pub const LAB_BRIDGE_MAC: &str = "0e:00:00:00:00:01";
+
 /// The hakit binary built for these tests.
 pub fn hakit() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hakit"));

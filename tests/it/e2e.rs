@@ -419,14 +419,12 @@ fn build_network(
 ) -> (Netns, Netns, Netns, Vec<Netns>, Vec<Daemon>, String) {
     let p = prefix(lab);
     let bridge = Netns::add(format!("{p}-br"));
-    // A fixed MAC, as a VPC router has: a Linux bridge otherwise takes its lowest port's,
-    // which changes whenever a hotplugged ENI (02:00:00:...) joins or leaves.
     bridge.ip(&[
         "link",
         "add",
         "br0",
         "address",
-        "0e:00:00:00:00:01",
+        crate::common::LAB_BRIDGE_MAC,
         "type",
         "bridge",
     ]);
