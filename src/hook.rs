@@ -24,8 +24,7 @@ pub fn running_binary() -> anyhow::Result<PathBuf> {
 
 /// Why the hook's binary cannot run, with the fix.
 pub fn problem(host: &dyn Host, bin: &Path) -> Option<String> {
-    let argv = vec![bin.display().to_string(), "--version".to_string()];
-    let why = match host.run(&argv) {
+    let why = match host.run_str(&[&bin.to_string_lossy(), "--version"]) {
         Err(e) => format!("{e:#}"),
         Ok(out) if out.success && out.output.starts_with("hakit ") => return None,
         Ok(out) => format!(

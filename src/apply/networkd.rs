@@ -22,8 +22,7 @@ pub(super) fn keep_addresses(
             Some("systemd-networkd is not running here".into()),
         ));
     }
-    let argv = |args: &[&str]| -> Vec<String> { args.iter().map(|s| s.to_string()).collect() };
-    let status = host.run(&argv(&["networkctl", "status", "--no-pager", interface]))?;
+    let status = host.run_str(&["networkctl", "status", "--no-pager", interface])?;
     let Some(network_file) = status
         .success
         .then(|| networkd_keep::network_file_in(&status.output))
@@ -54,7 +53,7 @@ pub(super) fn keep_addresses(
     }
     let (status, _) = files::write_rendered(host, journal, &dropin)?;
     if status == Status::Applied {
-        let out = host.run(&argv(&["networkctl", "reload"]))?;
+        let out = host.run_str(&["networkctl", "reload"])?;
         if !out.success {
             bail!("`networkctl reload` failed: {}", out.output.trim());
         }

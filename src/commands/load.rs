@@ -82,6 +82,20 @@ pub fn load_node(args: &NodeArgs, policy: SecretsPolicy) -> anyhow::Result<Loade
 }
 
 impl LoadedNode {
+    /// Why the failover hook's binary cannot run here, with the fix (`None`: it runs).
+    pub fn hook_problem(&self, host: &dyn crate::host::Host) -> Option<String> {
+        let bin = self.cluster.paths.hakit_bin.as_deref()?;
+        crate::hook::problem(host, bin)
+    }
+
+    /// In aws-eip mode, what the network manager found here means for the ENI's
+    /// configuration (`None` on plain systemd-networkd, and in l2-vip mode).
+    pub fn network_stack_warning(&self, host: &dyn crate::host::Host) -> Option<String> {
+        matches!(self.cluster.mode, crate::config::Mode::AwsEip(_))
+            .then(|| crate::netstack::detect(host).eni_warning())
+            .flatten()
+    }
+
     /// Render this node's files with `secrets` and an optional template override directory.
     pub fn render(
         &self,

@@ -21,28 +21,18 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         }
     };
     let files = loaded.render(&secrets, args.node.templates.as_deref())?;
+    let host = crate::host::RealHost;
     let state_dir = &loaded.cluster.paths.state_dir;
-    for path in crate::foreign::files(&crate::host::RealHost, &files, state_dir)? {
+    for path in crate::foreign::files(&host, &files, state_dir)? {
         warnings.push(format!(
             "{} exists and was not written by hakit, nor is it a package's default: setup asks before replacing it on a terminal and needs --yes otherwise (it is backed up and put back by rollback)",
             path.display()
         ));
     }
-    if let Some(problem) = loaded
-        .cluster
-        .paths
-        .hakit_bin
-        .as_deref()
-        .and_then(|bin| crate::hook::problem(&crate::host::RealHost, bin))
-    {
+    if let Some(problem) = loaded.hook_problem(&host) {
         warnings.push(format!("{problem} (setup refuses until it can run)"));
     }
-    if matches!(loaded.cluster.mode, crate::config::Mode::AwsEip(_)) {
-        let stack = crate::netstack::detect(&crate::host::RealHost);
-        if let Some(warning) = stack.eni_warning() {
-            warnings.push(warning);
-        }
-    }
+    warnings.extend(loaded.network_stack_warning(&host));
     let distro = crate::distro::detect();
     let mut plan = plan::build(PlanInput {
         cluster: &loaded.cluster,

@@ -59,13 +59,7 @@ pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyho
     let host = RealHost;
     // A hook that cannot run fails every transition with exit 127: refuse before
     // changing anything.
-    if let Some(problem) = loaded
-        .cluster
-        .paths
-        .hakit_bin
-        .as_deref()
-        .and_then(|bin| crate::hook::problem(&host, bin))
-    {
+    if let Some(problem) = loaded.hook_problem(&host) {
         return Err(UsageError::new(problem).into());
     }
     // Files someone made or edited are replaced only with consent: asked on a terminal,
@@ -91,8 +85,8 @@ pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyho
             .into());
         }
     }
-    if matches!(loaded.cluster.mode, crate::config::Mode::AwsEip(_)) && !args.skip_cloud {
-        if let Some(warning) = crate::netstack::detect(&host).eni_warning() {
+    if !args.skip_cloud {
+        if let Some(warning) = loaded.network_stack_warning(&host) {
             errln!("warning: {warning}");
         }
     }

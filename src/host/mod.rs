@@ -138,4 +138,9 @@ pub trait Host {
     fn ipv4_addresses(&self, device: Option<&str>) -> anyhow::Result<Vec<Ipv4Addr>>;
     /// Run a command (validators, `ip`) and report what it said.
     fn run(&self, argv: &[String]) -> anyhow::Result<CommandOutput>;
+    /// [`Host::run`] for a command written out in place.
+    fn run_str(&self, argv: &[&str]) -> anyhow::Result<CommandOutput> {
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        self.run(&argv)
+    }
 }

@@ -277,7 +277,7 @@ impl Undo {
             Undo::DetachEni { eni_id } => Ok(ctx.cloud()?.detach_eni(eni_id)?),
             Undo::ReloadNetworkd => {
                 if host.has_systemd() && host.service_active("systemd-networkd")? {
-                    let out = host.run(&["networkctl".to_string(), "reload".to_string()])?;
+                    let out = host.run_str(&["networkctl", "reload"])?;
                     if !out.success {
                         bail!("`networkctl reload` failed: {}", out.output.trim());
                     }

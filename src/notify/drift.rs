@@ -53,10 +53,7 @@ pub fn check_eni(host: &dyn Host, cluster: &Cluster) -> anyhow::Result<Option<Dr
         &format!("{subnet}/{}", facts.prefix),
         facts.table.saturating_sub(10_000) as i32,
     )?;
-    let text = |argv: &[&str]| -> anyhow::Result<String> {
-        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
-        Ok(host.run(&argv)?.output)
-    };
+    let text = |argv: &[&str]| -> anyhow::Result<String> { Ok(host.run_str(argv)?.output) };
     let table = config.table.to_string();
     let mut missing = Vec::new();
     if !host.ipv4_addresses(Some(&interface))?.contains(&address) {
