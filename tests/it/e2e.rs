@@ -765,11 +765,70 @@ impl Lab {
 
     /// The client connects to `ip`:3306 and gets the database's banner through a proxy.
     fn client_reaches(&self, ip: &str) -> bool {
+        self.client_attempt(ip).is_ok()
+    }
+
+    /// One connection from the client to `ip`:3306; what went wrong when it did not greet.
+    fn client_attempt(&self, ip: &str) -> Result<(), String> {
         let script = format!("exec 3<>/dev/tcp/{ip}/3306 && head -c 18 <&3");
-        self.client
+        let started = Instant::now();
+        let out = self
+            .client
             .exec(&["timeout", "2", "bash", "-c", &script])
             .output()
-            .is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"hakit-lab-database"))
+            .map_err(|e| format!("spawning the client: {e}"))?;
+        if out.status.success() && out.stdout.starts_with(b"hakit-lab-database") {
+            return Ok(());
+        }
+        Err(format!(
+            "{} after {:?}, stdout {:?}, stderr {:?}",
+            out.status,
+            started.elapsed(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+
+    /// The client reaches `ip`:3306 within up to 3 tries 0.5 s apart, as a client with a
+    /// retry would: on a loaded 2-core machine one connect (bash started in the namespace,
+    /// 2 s limit) can miss. Otherwise every try's failure, the client's neighbour table
+    /// and each node's addresses and proxy log, for the assertion to print.
+    fn client_reach(&self, ip: &str) -> Result<(), String> {
+        let mut failures = Vec::new();
+        for attempt in 0..3 {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            match self.client_attempt(ip) {
+                Ok(()) => return Ok(()),
+                Err(e) => failures.push(e),
+            }
+        }
+        let mut report = format!(
+            "the client could not reach {ip}:3306: {}\nclient neighbours:\n{}",
+            failures.join("; "),
+            self.client.ip(&["neigh", "show"])
+        );
+        for node in &self.nodes {
+            let log = std::fs::read_to_string(node.root.join("haproxy.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(10).collect();
+            report.push_str(&format!(
+                "{} addresses:\n{}{} haproxy log (last lines first):\n{}\n",
+                node.name,
+                node.ns.ip(&["-o", "-4", "addr", "show"]),
+                node.name,
+                tail.join("\n")
+            ));
+        }
+        Err(report)
+    }
+
+    /// The client reaches the proxy through the Elastic IP: at the address it maps to now.
+    fn client_reach_eip(&self) -> Result<(), String> {
+        let ip = self
+            .eip_target()
+            .ok_or("the Elastic IP is not associated")?;
+        self.client_reach(&ip)
     }
 
     fn wait_holder(&self, node: &str, what: &str) -> Duration {
@@ -794,18 +853,6 @@ impl Lab {
         let address = out.addresses().first()?;
         address.network_interface_id().filter(|s| !s.is_empty())?;
         address.private_ip_address().map(str::to_string)
-    }
-
-    /// The client reaches the proxy through the Elastic IP: at the address it maps to now.
-    /// Up to 3 tries 0.5 s apart, as a client with a retry would: on a loaded 2-core
-    /// machine one connect (bash started in the namespace, 2 s limit) can miss.
-    fn client_reaches_eip(&self) -> bool {
-        (0..3).any(|attempt| {
-            if attempt > 0 {
-                std::thread::sleep(Duration::from_millis(500));
-            }
-            self.eip_target().is_some_and(|ip| self.client_reaches(&ip))
-        })
     }
 
     /// For `window`, polled every 100 ms: the Elastic IP stays on `node`'s ENI and no other
@@ -898,19 +945,17 @@ fn aws_eip_failover_lab() {
         lab.nodes[1].notified("state=backup")
     });
     lab.wait_holder("n1", "the EIP on n1 after keepalived started");
-    assert!(
-        lab.client_reaches(&ip1),
-        "the client reaches the proxy through n1"
-    );
+    if let Err(why) = lab.client_reach(&ip1) {
+        panic!("the client reaches the proxy through n1: {why}");
+    }
 
     // 4. node death: SIGKILL keepalived on n1 (no priority-0 advert).
     lab.nodes[0].kill_keepalived();
     let took = lab.wait_holder("n2", "the EIP to move to n2 after n1's keepalived died");
     eprintln!("figure: node death -> EIP on n2 after {took:?} (polled)");
-    assert!(
-        lab.client_reaches(&ip2),
-        "the client reaches the proxy through n2"
-    );
+    if let Err(why) = lab.client_reach(&ip2) {
+        panic!("the client reaches the proxy through n2: {why}");
+    }
 
     // 3. n1 comes back; nopreempt keeps the address on n2.
     lab.nodes[0].start_keepalived();
@@ -925,7 +970,9 @@ fn aws_eip_failover_lab() {
     lab.nodes[1].kill_haproxy();
     let took = lab.wait_holder("n1", "the EIP to move to n1 after n2's proxy died");
     eprintln!("figure: proxy death -> EIP on n1 after {took:?} (polled)");
-    assert!(lab.client_reaches(&ip1));
+    if let Err(why) = lab.client_reach(&ip1) {
+        panic!("the client reaches the proxy through n1 again: {why}");
+    }
     lab.nodes[1].start_haproxy();
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(
@@ -1063,10 +1110,9 @@ fn aws_eip_three_node_lab() {
         || lab.nodes[1].notified("state=backup") && lab.nodes[2].notified("state=backup"),
     );
     lab.wait_holder("n1", "the EIP on n1 after keepalived started");
-    assert!(
-        lab.client_reaches_eip(),
-        "the client reaches the proxy through the EIP on n1"
-    );
+    if let Err(why) = lab.client_reach_eip() {
+        panic!("the client reaches the proxy through the EIP on n1: {why}");
+    }
 
     // n1's proxy dies: the EIP goes to n2, the next in priority, and stays there.
     lab.nodes[0].kill_haproxy();
@@ -1084,10 +1130,9 @@ fn aws_eip_three_node_lab() {
         "n3 moved the EIP while n2 could take over:\n{}",
         n3_log()
     );
-    assert!(
-        lab.client_reaches_eip(),
-        "the client reaches the proxy through the EIP on n2"
-    );
+    if let Err(why) = lab.client_reach_eip() {
+        panic!("the client reaches the proxy through the EIP on n2: {why}");
+    }
 
     // preempt: n1's proxy back, the EIP returns to n1 and n2 steps down.
     lab.nodes[0].start_haproxy();
@@ -1101,10 +1146,9 @@ fn aws_eip_three_node_lab() {
         },
     );
     eprintln!("figure: three nodes, preempt -> EIP back on n1 after {took:?} (polled)");
-    assert!(
-        lab.client_reaches_eip(),
-        "the client reaches the proxy through the EIP back on n1"
-    );
+    if let Err(why) = lab.client_reach_eip() {
+        panic!("the client reaches the proxy through the EIP back on n1: {why}");
+    }
 
     // node death of n1 (SIGKILL, no priority-0 advert): n2 again, not n3.
     lab.nodes[0].kill_keepalived();
@@ -1127,10 +1171,9 @@ fn aws_eip_three_node_lab() {
         Duration::from_secs(10),
         || lab.nodes[2].notified("state=master"),
     );
-    assert!(
-        lab.client_reaches_eip(),
-        "the client reaches the proxy through the EIP on n3"
-    );
+    if let Err(why) = lab.client_reach_eip() {
+        panic!("the client reaches the proxy through the EIP on n3: {why}");
+    }
 
     // rollback on all three.
     for node in &mut lab.nodes {
@@ -1156,10 +1199,9 @@ fn l2_vip_failover_lab() {
         lab.nodes[0].holds_marker("192.0.2.50")
     });
     lab.nodes[1].start_keepalived();
-    assert!(
-        lab.client_reaches("192.0.2.50"),
-        "the client reaches the proxy on the VIP"
-    );
+    if let Err(why) = lab.client_reach("192.0.2.50") {
+        panic!("the client reaches the proxy on the VIP: {why}");
+    }
     lab.nodes[0].kill_haproxy();
     let took = wait_until("the VIP on n2", Duration::from_secs(20), || {
         lab.nodes[1].holds_marker("192.0.2.50") && !lab.nodes[0].holds_marker("192.0.2.50")
