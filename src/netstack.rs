@@ -1,9 +1,9 @@
-//! Which network manager owns this host's interfaces. hakit persists the dedicated ENI's
-//! configuration as a systemd-networkd unit; where something else manages the interfaces,
-//! plan and setup say what that means (the ENI's configuration after a reboot comes back
-//! only through `hakit notify --reconcile`'s drift repair).
+//! Which network manager owns this host's interfaces, and so in which form the dedicated
+//! ENI's configuration is kept across reboots and network reloads (`EniPersist`).
 
 use crate::host::Host;
+use crate::render::eni_persist::EniPersist;
+use crate::render::eni_stanza;
 use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,24 +57,42 @@ impl NetStack {
         }
     }
 
-    /// What an aws-eip node's operator must know about the ENI's configuration here.
-    pub fn eni_warning(self) -> Option<String> {
+    /// The form the ENI's configuration takes here. With no known manager running (no
+    /// systemd, a container), a systemd-networkd unit: what a reboot into networkd reads.
+    pub fn eni_persist(self) -> EniPersist {
         match self {
             NetStack::Networkd {
                 ec2_net_utils: false,
-            } => None,
+            }
+            | NetStack::Unknown => EniPersist::Networkd,
             NetStack::Networkd {
                 ec2_net_utils: true,
-            } => Some(
-                "amazon-ec2-net-utils configures every attached ENI itself and may remove the ENI's policy rule and routes on ENI changes: `hakit notify --reconcile` puts them back (drift repair, one line in the failover log each time)".into(),
-            ),
-            NetStack::Unknown => None,
-            other => Some(format!(
-                "{} manages this host's interfaces, but hakit persists the ENI's address and policy routing only as a systemd-networkd unit: after a reboot they come back when `hakit notify --reconcile` first runs (drift repair, within aws.reconcile_interval of keepalived starting; keep it on), not at boot",
-                other.as_str()
-            )),
+            } => EniPersist::Ec2NetUtils,
+            NetStack::NetworkManager => EniPersist::NetworkManager,
+            NetStack::Ifupdown => EniPersist::Ifupdown,
         }
     }
+}
+
+/// Why the ENI's stanza would not be read on this ifupdown host (`/etc/network/interfaces`
+/// does not source `dir`), with the fix; `None` when it is.
+pub fn ifupdown_problem(host: &dyn Host, dir: &Path) -> anyhow::Result<Option<String>> {
+    let main = dir
+        .parent()
+        .unwrap_or(Path::new("/etc/network"))
+        .join("interfaces");
+    let text = host
+        .read(&main)?
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    Ok((!eni_stanza::is_sourced(&text, dir)).then(|| {
+        format!(
+            "{} does not read {}: ifupdown would not see the ENI's stanza, and its configuration would be lost at the next reboot; add the line `source {}/*` to it (Debian's default has it), or set paths.ifupdown_dir to a directory it sources",
+            main.display(),
+            dir.display(),
+            dir.display()
+        )
+    }))
 }
 
 #[cfg(test)]
@@ -106,7 +124,7 @@ mod tests {
                 ec2_net_utils: false
             }
         );
-        assert_eq!(networkd.eni_warning(), None);
+        assert_eq!(networkd.eni_persist(), EniPersist::Networkd);
         let al2023 = detect(&host(&["systemd-networkd"], &[EC2_NET_UTILS_UNIT]));
         assert_eq!(
             al2023,
@@ -114,16 +132,36 @@ mod tests {
                 ec2_net_utils: true
             }
         );
-        assert!(al2023
-            .eni_warning()
-            .is_some_and(|w| w.contains("drift repair")));
+        assert_eq!(al2023.eni_persist(), EniPersist::Ec2NetUtils);
         let nm = detect(&host(&["NetworkManager", "systemd-networkd"], &[]));
         assert_eq!(nm, NetStack::NetworkManager);
-        assert!(nm
-            .eni_warning()
-            .is_some_and(|w| w.starts_with("NetworkManager manages")));
+        assert_eq!(nm.eni_persist(), EniPersist::NetworkManager);
         let ifupdown = detect(&host(&["networking"], &["/etc/network/interfaces"]));
         assert_eq!(ifupdown, NetStack::Ifupdown);
+        assert_eq!(ifupdown.eni_persist(), EniPersist::Ifupdown);
         assert_eq!(detect(&host(&[], &[])), NetStack::Unknown);
+        assert_eq!(NetStack::Unknown.eni_persist(), EniPersist::Networkd);
+    }
+
+    #[test]
+    fn an_ifupdown_host_that_does_not_source_the_stanza_directory_is_told_how_to() {
+        let dir = Path::new("/etc/network/interfaces.d");
+        let sourced = host(&[], &[]);
+        sourced.state.borrow_mut().files.insert(
+            "/etc/network/interfaces".into(),
+            (
+                b"source /etc/network/interfaces.d/*\n".to_vec(),
+                Ownership::root(0o644),
+            ),
+        );
+        assert_eq!(ifupdown_problem(&sourced, dir).expect("read"), None);
+        let problem = ifupdown_problem(&host(&[], &["/etc/network/interfaces"]), dir)
+            .expect("read")
+            .expect("a problem");
+        assert!(
+            problem.contains("source /etc/network/interfaces.d/*")
+                && problem.contains("paths.ifupdown_dir"),
+            "{problem}"
+        );
     }
 }

@@ -3,11 +3,11 @@
 //! ENI create records it before the id is known, so a crash right after the create is
 //! undone by finding the ENI by its tags.
 
-use super::{files, ApplyInput, StepResult};
+use super::{eni_persist, ApplyInput, StepResult};
 use crate::config::{Aws, Cluster, Mode};
 use crate::host::{interface::InterfaceConfig, Host};
 use crate::journal::{NodeJournal, Status, Undo};
-use crate::render::eni_unit;
+use crate::render::eni_persist::EniPersist;
 use anyhow::{bail, Context};
 use hakit_cloud::{Cloud, NewEni, NodeFacts};
 use std::path::Path;
@@ -151,6 +151,7 @@ pub fn configure_eni(
     journal: &mut NodeJournal,
     s: &AwsStep<'_>,
     node: &str,
+    persist: EniPersist,
 ) -> StepResult {
     let eni = s.cloud.own_eni(&s.cluster.name, node)?;
     let mac = eni
@@ -207,14 +208,7 @@ pub fn configure_eni(
     if let Some(index) = index {
         journal.done(host, index)?;
     }
-    let unit = eni_unit::render(
-        &s.cluster.paths.network_dir,
-        &s.cluster.name,
-        node,
-        &config,
-        s.templates,
-    )?;
-    files::write_rendered(host, journal, &unit)?;
+    let kept = eni_persist::keep(host, journal, s, node, &config, persist)?;
     Ok((
         if recorded {
             Status::AlreadyDone
@@ -222,7 +216,7 @@ pub fn configure_eni(
             Status::Applied
         },
         Some(format!(
-            "{interface} {address}/{} table {}",
+            "{interface} {address}/{} table {}, kept in {kept}",
             config.prefix, config.table
         )),
     ))

@@ -2,6 +2,7 @@
 //! skipped, so running setup twice changes nothing the second time.
 
 mod cloud_steps;
+mod eni_persist;
 mod files;
 mod networkd;
 mod steps;

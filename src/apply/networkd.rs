@@ -43,14 +43,7 @@ pub(super) fn keep_addresses(
         templates: input.templates,
     })?;
     // Recorded first, so rollback reloads networkd after it has removed the drop-in.
-    if !journal
-        .entries
-        .iter()
-        .any(|e| e.undo == Undo::ReloadNetworkd)
-    {
-        let index = journal.intend(host, Undo::ReloadNetworkd)?;
-        journal.done(host, index)?;
-    }
+    journal.record_once(host, Undo::ReloadNetworkd)?;
     let (status, _) = files::write_rendered(host, journal, &dropin)?;
     if status == Status::Applied {
         let out = host.run_str(&["networkctl", "reload"])?;

@@ -125,8 +125,8 @@ pub(super) fn apply_step(
         Step::AttachEni { node } => {
             cloud_steps::attach_eni(host, journal, &AwsStep::of(input)?, node)
         }
-        Step::ConfigureEni { node } => {
-            cloud_steps::configure_eni(host, journal, &AwsStep::of(input)?, node)
+        Step::ConfigureEni { node, persist, .. } => {
+            cloud_steps::configure_eni(host, journal, &AwsStep::of(input)?, node, *persist)
         }
         Step::AssociateElasticIp {
             allocation_id,

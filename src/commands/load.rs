@@ -88,12 +88,15 @@ impl LoadedNode {
         crate::hook::problem(host, bin)
     }
 
-    /// In aws-eip mode, what the network manager found here means for the ENI's
-    /// configuration (`None` on plain systemd-networkd, and in l2-vip mode).
+    /// In aws-eip mode, why the ENI's configuration would not survive a reboot with the
+    /// network manager found here, with the fix (`None`: it would, or l2-vip mode).
     pub fn network_stack_warning(&self, host: &dyn crate::host::Host) -> Option<String> {
-        matches!(self.cluster.mode, crate::config::Mode::AwsEip(_))
-            .then(|| crate::netstack::detect(host).eni_warning())
-            .flatten()
+        let aws = matches!(self.cluster.mode, crate::config::Mode::AwsEip(_));
+        if !aws || crate::netstack::detect(host) != crate::netstack::NetStack::Ifupdown {
+            return None;
+        }
+        crate::netstack::ifupdown_problem(host, &self.cluster.paths.ifupdown_dir)
+            .unwrap_or_else(|e| Some(format!("{e:#}")))
     }
 
     /// Render this node's files with `secrets` and an optional template override directory.

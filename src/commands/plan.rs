@@ -45,6 +45,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         target: &loaded.target,
         profile: &loaded.profile,
         distro: distro.as_ref(),
+        netstack: crate::netstack::detect(&crate::host::RealHost),
         files: &files,
         warnings,
     });

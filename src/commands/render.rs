@@ -24,9 +24,12 @@ pub fn run(args: RenderArgs) -> anyhow::Result<()> {
     })?;
     let mut files = loaded.render(secrets, args.node.templates.as_deref())?;
     if matches!(loaded.cluster.mode, crate::config::Mode::AwsEip(_)) {
-        // The dedicated ENI's unit, with example values until setup knows the ENI.
-        files.push(render::eni_unit::preview(
-            &loaded.cluster.paths.network_dir,
+        // The dedicated ENI's configuration in the form this host's network manager reads,
+        // with example values until setup knows the ENI.
+        let persist = crate::netstack::detect(&RealHost).eni_persist();
+        files.push(render::eni_persist::preview(
+            persist,
+            &loaded.cluster.paths,
             &loaded.cluster.name,
             &loaded.target.node.name,
             args.node.templates.as_deref(),

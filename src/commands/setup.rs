@@ -30,6 +30,7 @@ pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyho
         target: &loaded.target,
         profile: &loaded.profile,
         distro: distro.as_ref(),
+        netstack: crate::netstack::detect(&crate::host::RealHost),
         files: &files,
         warnings: vec![],
     });

@@ -162,8 +162,13 @@ pub struct Paths {
     /// The hakit binary the failover hook (`notify.sh`, `reconcile.sh`) runs. `None` in the
     /// file means the binary that runs setup; `commands::load` resolves it before rendering.
     pub hakit_bin: Option<PathBuf>,
-    /// systemd-networkd drop-ins that persist the ENI's interface configuration.
+    /// systemd-networkd's configuration: the ENI's unit (or, with amazon-ec2-net-utils, a
+    /// drop-in for the unit it generates), and drop-ins keeping keepalived's addresses.
     pub network_dir: PathBuf,
+    /// NetworkManager's keyfile connections: the ENI's connection where NM runs.
+    pub nm_connection_dir: PathBuf,
+    /// ifupdown's `source`d stanza directory: the ENI's stanza on ifupdown hosts.
+    pub ifupdown_dir: PathBuf,
     /// systemd-tmpfiles configuration: recreates `run_dir` at every boot (`/run` is a tmpfs).
     pub tmpfiles_dir: PathBuf,
 }

@@ -133,5 +133,9 @@ pub struct PathsFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network_dir: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub nm_connection_dir: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ifupdown_dir: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tmpfiles_dir: Option<String>,
 }

@@ -808,6 +808,12 @@ fn paths(file: &ClusterFile, issues: &mut Issues) -> Option<Paths> {
             .map(|d| path("proxy_config_dir", Some(d), "")),
         hakit_bin: p.hakit_bin.map(|bin| path("hakit_bin", Some(bin), "")),
         network_dir: path("network_dir", p.network_dir, "/etc/systemd/network"),
+        nm_connection_dir: path(
+            "nm_connection_dir",
+            p.nm_connection_dir,
+            "/etc/NetworkManager/system-connections",
+        ),
+        ifupdown_dir: path("ifupdown_dir", p.ifupdown_dir, "/etc/network/interfaces.d"),
         tmpfiles_dir: path("tmpfiles_dir", p.tmpfiles_dir, "/etc/tmpfiles.d"),
     };
     if let Some(bin) = paths.hakit_bin.as_deref().filter(|b| !is_shell_plain(b)) {

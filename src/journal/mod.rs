@@ -215,6 +215,16 @@ impl<M: Meta, C: Change> Journal<M, C> {
         }
     }
 
+    /// Record `undo` as done unless an entry holds it already: for undos that are right to
+    /// run whether or not anything happened (a reload of a network manager).
+    pub fn record_once(&mut self, host: &dyn Host, undo: C) -> anyhow::Result<()> {
+        if self.entries.iter().any(|e| e.undo == undo) {
+            return Ok(());
+        }
+        let index = self.intend(host, undo)?;
+        self.done(host, index)
+    }
+
     /// Drop an intent that turned out not to be ours to undo.
     pub fn forget(&mut self, host: &dyn Host, index: usize) -> anyhow::Result<()> {
         if self

@@ -206,6 +206,16 @@ mod tests {
                 r#"{"state":"done","undo":"reload-networkd"}"#,
             ),
             (
+                Undo::ReloadNetworkManager,
+                r#"{"state":"done","undo":"reload-network-manager"}"#,
+            ),
+            (
+                Undo::IfdownInterface {
+                    interface: "ens6".into(),
+                },
+                r#"{"state":"done","undo":"ifdown-interface","interface":"ens6"}"#,
+            ),
+            (
                 Undo::DisassociateEip {
                     allocation_id: "eipalloc-1".into(),
                     eni_id: "eni-1".into(),

@@ -74,6 +74,14 @@ pub enum Undo {
     /// Have systemd-networkd read its files again (after rollback removed a drop-in), if it
     /// runs. Recorded before the drop-in is written, so it is undone after it is removed.
     ReloadNetworkd,
+    /// Have NetworkManager read its connection files again (after rollback removed the
+    /// ENI's keyfile), if it runs. Recorded before the keyfile is written.
+    ReloadNetworkManager,
+    /// `ifdown` the ENI's interface while its ifupdown stanza is still there, so ifupdown
+    /// runs its `down` commands and forgets the interface. Recorded after the stanza.
+    IfdownInterface {
+        interface: String,
+    },
     /// Disassociate the Elastic IP if (and only if) it is still on this ENI. Never release it.
     DisassociateEip {
         allocation_id: String,
@@ -134,6 +142,12 @@ impl Change for Undo {
             } => format!("remove {address} and its policy routing from {interface}"),
             Undo::ReloadNetworkd => {
                 "have systemd-networkd read its configuration again (networkctl reload)".into()
+            }
+            Undo::ReloadNetworkManager => {
+                "have NetworkManager read its connections again (nmcli connection reload)".into()
+            }
+            Undo::IfdownInterface { interface } => {
+                format!("take {interface} down through ifupdown (ifdown)")
             }
             Undo::DisassociateEip {
                 allocation_id,
@@ -282,6 +296,22 @@ impl Undo {
                         bail!("`networkctl reload` failed: {}", out.output.trim());
                     }
                 }
+                Ok(())
+            }
+            Undo::ReloadNetworkManager => {
+                if host.has_systemd() && host.service_active("NetworkManager")? {
+                    let out = host.run_str(&["nmcli", "connection", "reload"])?;
+                    if !out.success {
+                        bail!("`nmcli connection reload` failed: {}", out.output.trim());
+                    }
+                }
+                Ok(())
+            }
+            Undo::IfdownInterface { interface } => {
+                // Not configured, gone with its ENI, or ifupdown itself gone: nothing for
+                // ifdown to do, and what is left of the configuration UnconfigureInterface
+                // removes next.
+                let _ = host.run_str(&["ifdown", "--force", interface]);
                 Ok(())
             }
             Undo::UnconfigureInterface {

@@ -3,13 +3,14 @@
 //! address, its policy rule or its table's routes. Then replies to traffic that arrived on
 //! the ENI leave by the primary interface, the VPC drops them, and a failover to this node
 //! looks done in EC2 while no client gets through. `hakit notify --reconcile` (every
-//! node, every reconcile interval) puts back what is missing, from the networkd unit setup
-//! wrote (its MAC, address and table), and says what it put back.
+//! node, every reconcile interval) puts back what is missing, from the file setup wrote
+//! for the host's network manager (its MAC, address and table), and says what it put back.
 
 use crate::config::Cluster;
+use crate::config::Paths;
 use crate::host::interface::InterfaceConfig;
 use crate::host::Host;
-use crate::render::eni_unit;
+use crate::render::eni_persist::{EniPersist, UnitFacts};
 use std::net::Ipv4Addr;
 
 /// The ENI's interface configuration and what of it is missing now; `None` when this
@@ -30,11 +31,7 @@ impl Drift {
 
 /// Read-only: what of the ENI's configuration is missing (for `hakit status`).
 pub fn check_eni(host: &dyn Host, cluster: &Cluster) -> anyhow::Result<Option<Drift>> {
-    let unit_path = eni_unit::path(&cluster.paths.network_dir, &cluster.name);
-    let Some(unit) = host.read(&unit_path)? else {
-        return Ok(None);
-    };
-    let Some(facts) = eni_unit::parse(&String::from_utf8_lossy(&unit)) else {
+    let Some(facts) = persisted(host, &cluster.paths, &cluster.name)? else {
         return Ok(None);
     };
     // No interface with the ENI's MAC: the ENI is detached; nothing to configure here.
@@ -72,6 +69,43 @@ pub fn check_eni(host: &dyn Host, cluster: &Cluster) -> anyhow::Result<Option<Dr
         config,
         missing,
     }))
+}
+
+/// What the ENI's configuration file setup wrote says, in whichever form it took (the
+/// network manager may have changed since, so every form's place is looked at).
+pub fn persisted(
+    host: &dyn Host,
+    paths: &Paths,
+    cluster: &str,
+) -> anyhow::Result<Option<UnitFacts>> {
+    let mut candidates: Vec<(EniPersist, std::path::PathBuf)> = [
+        EniPersist::Networkd,
+        EniPersist::NetworkManager,
+        EniPersist::Ifupdown,
+    ]
+    .into_iter()
+    .map(|p| (p, p.path(paths, cluster, "")))
+    .collect();
+    // amazon-ec2-net-utils' drop-in is in a directory named after the interface.
+    if host.is_dir(&paths.network_dir) {
+        for (name, _) in host.list_dir(&paths.network_dir)? {
+            if let Some(interface) = name
+                .strip_suffix(".network.d")
+                .and_then(|n| n.strip_prefix("70-"))
+            {
+                let path = EniPersist::Ec2NetUtils.path(paths, cluster, interface);
+                candidates.push((EniPersist::Ec2NetUtils, path));
+            }
+        }
+    }
+    for (persist, path) in candidates {
+        if let Some(bytes) = host.read(&path)? {
+            if let Some(facts) = persist.parse(&String::from_utf8_lossy(&bytes)) {
+                return Ok(Some(facts));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// What was missing and is back (e.g. "the policy rule from 192.0.2.100 lookup 10001 on
@@ -122,8 +156,15 @@ mod tests {
             1,
         )
         .expect("config");
-        let unit = eni_unit::render(&cluster.paths.network_dir, "demo", "n1", &config, None)
-            .expect("unit");
+        let unit = crate::render::eni_persist::render(
+            EniPersist::NetworkManager,
+            &cluster.paths,
+            "demo",
+            "n1",
+            &config,
+            None,
+        )
+        .expect("keyfile");
         let host = FakeHost::new();
         {
             let mut state = host.state.borrow_mut();

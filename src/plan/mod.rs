@@ -8,6 +8,7 @@ pub use step::{Step, UNKNOWN_MANAGER};
 use crate::config::{Cluster, Mode, ModeKind};
 use crate::distro::{Distro, Family};
 use crate::host::PackageManager;
+use crate::netstack::NetStack;
 use crate::preflight::{Permission, Verdict};
 use crate::profile::Profile;
 use crate::render::{validate_command, FileKind, RenderedFile};
@@ -43,6 +44,9 @@ pub struct PlanInput<'a> {
     pub target: &'a Target,
     pub profile: &'a Profile,
     pub distro: Option<&'a Distro>,
+    /// The network manager that owns this host's interfaces: how the ENI's configuration
+    /// is kept (aws-eip).
+    pub netstack: NetStack,
     pub files: &'a [RenderedFile],
     pub warnings: Vec<String>,
 }
@@ -55,6 +59,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         target,
         profile,
         distro,
+        netstack,
         files,
         warnings,
     } = input;
@@ -110,7 +115,13 @@ pub fn build(input: PlanInput<'_>) -> Plan {
             security_group_ids: aws.security_group_ids.clone(),
         });
         steps.push(Step::AttachEni { node: node.clone() });
-        steps.push(Step::ConfigureEni { node: node.clone() });
+        let persist = netstack.eni_persist();
+        steps.push(Step::ConfigureEni {
+            node: node.clone(),
+            network_stack: netstack.as_str().to_string(),
+            persist,
+            file: persist.path(&cluster.paths, &cluster.name, "<interface>"),
+        });
         if target.role == Role::Master {
             steps.push(Step::AssociateElasticIp {
                 allocation_id: aws.eip_allocation_id.clone(),

@@ -3,6 +3,7 @@
 //! `hakit plan`; secrets and file contents are never serialized.
 
 use crate::host::PackageManager;
+use crate::render::eni_persist::EniPersist;
 use crate::render::{FileKind, RenderedFile};
 use crate::vendor_repo::RepoFile;
 use serde::{Serialize, Serializer};
@@ -58,8 +59,13 @@ pub enum Step {
     AttachEni {
         node: String,
     },
+    /// Configure the ENI's interface now, and keep it in the form `persist` of the network
+    /// manager found (`network_stack`), in `file`.
     ConfigureEni {
         node: String,
+        network_stack: String,
+        persist: EniPersist,
+        file: PathBuf,
     },
     AssociateElasticIp {
         allocation_id: String,
@@ -190,8 +196,13 @@ impl fmt::Display for Step {
                 f,
                 "attach the ENI to {node} at a free device index and wait until attached"
             ),
-            Step::ConfigureEni { node } => {
-                write!(f, "configure the ENI's interface on {node}: address and policy routing so replies leave through it")
+            Step::ConfigureEni {
+                node,
+                network_stack,
+                persist,
+                file,
+            } => {
+                write!(f, "configure the ENI's interface on {node}: address and policy routing so replies leave through it; kept across reboots as {} ({network_stack} found): {}", persist.describe(), file.display())
             }
             Step::AssociateElasticIp {
                 allocation_id,

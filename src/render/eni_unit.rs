@@ -31,27 +31,11 @@ pub fn render(
         "{MARKER} {}. Removed by `hakit rollback`.",
         owner(cluster, node)
     );
-    render_with(network_dir, cluster, config, templates, header)
+    render_header(network_dir, cluster, config, templates, header)
 }
 
-/// What `hakit render` shows before setup: the same template with example values, said
-/// so in its header (setup fills in the ENI's MAC, address and subnet from EC2).
-pub fn preview(
-    network_dir: &Path,
-    cluster: &str,
-    node: &str,
-    templates: Option<&Path>,
-) -> anyhow::Result<RenderedFile> {
-    let example =
-        InterfaceConfig::new("eth1", "0e:00:00:00:00:00", "192.0.2.10", "192.0.2.0/24", 1)?;
-    let header = format!(
-        "{MARKER} {}. EXAMPLE VALUES: setup writes this file with the ENI's MAC, address and subnet from EC2.",
-        owner(cluster, node)
-    );
-    render_with(network_dir, cluster, &example, templates, header)
-}
-
-fn render_with(
+/// The unit with `header` as its first comment.
+pub(super) fn render_header(
     network_dir: &Path,
     cluster: &str,
     config: &InterfaceConfig,

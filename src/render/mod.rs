@@ -3,6 +3,10 @@
 //! here; `write_tree` puts a rendering under a directory for review.
 
 mod context;
+pub mod eni_ec2_dropin;
+pub mod eni_keyfile;
+pub mod eni_persist;
+pub mod eni_stanza;
 pub mod eni_unit;
 pub mod networkd_keep;
 mod templates;

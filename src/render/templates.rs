@@ -45,6 +45,18 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../templates/networkd-keep.conf.j2"),
     ),
     (
+        "nm-eni.nmconnection.j2",
+        include_str!("../../templates/nm-eni.nmconnection.j2"),
+    ),
+    (
+        "ifupdown-eni.j2",
+        include_str!("../../templates/ifupdown-eni.j2"),
+    ),
+    (
+        "networkd-eni-ec2.conf.j2",
+        include_str!("../../templates/networkd-eni-ec2.conf.j2"),
+    ),
+    (
         "tmpfiles.conf.j2",
         include_str!("../../templates/tmpfiles.conf.j2"),
     ),

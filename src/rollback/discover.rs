@@ -8,6 +8,7 @@
 use crate::config::{Cluster, Mode};
 use crate::host::Host;
 use crate::journal::{layout, sha256_hex, OwnershipRecord, Undo};
+use crate::render::eni_persist::EniPersist;
 use crate::render::{eni_unit, MARKER};
 use hakit_cloud::Cloud;
 use std::path::{Path, PathBuf};
@@ -81,9 +82,13 @@ fn restore_or_remove(
     })
 }
 
-/// The undo of the interface configuration a networkd unit hakit wrote describes.
-fn interface_undo(host: &dyn Host, unit: &str) -> anyhow::Result<Option<Undo>> {
-    let Some(facts) = eni_unit::parse(unit) else {
+/// The undo of the interface configuration a file hakit wrote in form `persist` describes.
+fn interface_undo(
+    host: &dyn Host,
+    persist: EniPersist,
+    text: &str,
+) -> anyhow::Result<Option<Undo>> {
+    let Some(facts) = persist.parse(text) else {
         return Ok(None);
     };
     // The interface may be gone with its ENI; the rule and table are removed regardless.
@@ -146,8 +151,35 @@ pub fn discover(
         }
         d.entries
             .push(restore_or_remove(host, &backups, &path, &bytes)?);
-        if let Some(undo) = interface_undo(host, &unit)? {
+        if let Some(undo) = interface_undo(host, EniPersist::Networkd, &unit)? {
             d.entries.push(undo);
+        }
+    }
+    // ...or its NetworkManager connection (NM told to forget it) or ifupdown stanza (the
+    // interface taken down while ifupdown still knows it)...
+    let owner = eni_unit::owner(&cluster.name, scope.node);
+    for persist in [EniPersist::NetworkManager, EniPersist::Ifupdown] {
+        let path = persist.path(paths, &cluster.name, "");
+        let Some(dir) = path.parent() else { continue };
+        for (found, bytes) in marked_files(host, dir)? {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            if found != path || !text.contains(&owner) {
+                continue;
+            }
+            let undo = interface_undo(host, persist, &text)?;
+            if let (EniPersist::Ifupdown, Some(Undo::UnconfigureInterface { interface, .. })) =
+                (persist, &undo)
+            {
+                d.entries.push(Undo::IfdownInterface {
+                    interface: interface.clone(),
+                });
+            }
+            d.entries
+                .push(restore_or_remove(host, &backups, &found, &bytes)?);
+            if persist == EniPersist::NetworkManager {
+                d.entries.push(Undo::ReloadNetworkManager);
+            }
+            d.entries.extend(undo);
         }
     }
     // ...the drop-ins that keep keepalived's addresses on a networkd link, then networkd
@@ -166,6 +198,10 @@ pub fn discover(
                 {
                     d.entries
                         .push(restore_or_remove(host, &backups, &path, &bytes)?);
+                    // amazon-ec2-net-utils' unit's drop-in holds the ENI's configuration.
+                    let text = String::from_utf8_lossy(&bytes);
+                    d.entries
+                        .extend(interface_undo(host, EniPersist::Ec2NetUtils, &text)?);
                     // The directory goes too when the drop-in is all it holds.
                     if host.list_dir(&dir)?.len() == 1 {
                         d.entries.push(Undo::RemoveDir { path: dir.clone() });

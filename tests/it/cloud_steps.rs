@@ -10,6 +10,7 @@ use hakit::config::Cluster;
 use hakit::host::{FakeHost, Host};
 use hakit::journal::{NodeJournal, Undo};
 use hakit::plan::{Plan, Step};
+use hakit::render::eni_persist::EniPersist;
 use hakit::role::Role;
 use hakit::rollback::rollback;
 use hakit_cloud::{Cloud, Ec2Cloud, Limits, NewEni, NodeFacts};
@@ -77,6 +78,16 @@ pub(crate) fn host() -> FakeHost {
     host
 }
 
+/// The ConfigureEni step of node n1, kept in form `persist`.
+pub(crate) fn configure_eni(persist: EniPersist) -> Step {
+    Step::ConfigureEni {
+        node: "n1".into(),
+        network_stack: "test".into(),
+        persist,
+        file: "/test".into(),
+    }
+}
+
 /// A master's aws-eip plan of `steps`.
 pub(crate) fn plan(steps: Vec<Step>) -> Plan {
     Plan {
@@ -99,7 +110,7 @@ fn steps(lab: &Lab, upto: usize) -> Vec<Step> {
             security_group_ids: vec![],
         },
         Step::AttachEni { node: "n1".into() },
-        Step::ConfigureEni { node: "n1".into() },
+        configure_eni(EniPersist::Networkd),
         Step::AssociateElasticIp {
             allocation_id: lab.world.allocation_id.clone(),
             node: "n1".into(),

@@ -4,13 +4,14 @@
 //! only the fake can show: how many EC2 requests a step makes, and throttling. The Elastic
 //! IP must still be allocated after every rollback.
 
-use crate::cloud_steps::{host, plan};
+use crate::cloud_steps::{configure_eni, host, plan};
 use crate::common::{cluster_toml, parse};
 use hakit::apply::{apply, ApplyInput, Status};
 use hakit::config::Cluster;
 use hakit::host::{FakeHost, Host};
 use hakit::journal::{CrashMode, CrashPoint, NodeJournal, Undo, CRASH_MESSAGE};
 use hakit::plan::Step;
+use hakit::render::eni_persist::EniPersist;
 use hakit::rollback::rollback;
 use hakit_cloud::{Action, Cloud, FakeCloud, NewEni, NodeFacts};
 use std::path::Path;
@@ -82,7 +83,7 @@ fn steps(upto: usize) -> Vec<Step> {
             security_group_ids: vec![],
         },
         Step::AttachEni { node: "n1".into() },
-        Step::ConfigureEni { node: "n1".into() },
+        configure_eni(EniPersist::Networkd),
         Step::AssociateElasticIp {
             allocation_id: ALLOCATION.into(),
             node: "n1".into(),
@@ -251,6 +252,123 @@ fn configure_eni_interface() {
             .expect("networkd unit");
         assert!(String::from_utf8_lossy(&unit).contains(&format!("From={ip}")));
     });
+}
+
+/// Where NetworkManager, ifupdown or amazon-ec2-net-utils owns the interfaces, the ENI's
+/// configuration goes where that manager reads it, the manager is told, a re-run changes
+/// nothing, and rollback has the manager forget it and leaves the host as it was.
+#[test]
+fn configure_eni_for_each_network_manager() {
+    let cases = [
+        (
+            EniPersist::NetworkManager,
+            "NetworkManager",
+            "/etc/NetworkManager/system-connections/hakit-nm.nmconnection",
+            0o600,
+            "nmcli connection up id hakit-nm",
+            "nmcli connection reload",
+        ),
+        (
+            EniPersist::Ifupdown,
+            "networking",
+            "/etc/network/interfaces.d/hakit-ifupdown",
+            0o644,
+            "ifup --force ens6",
+            "ifdown --force ens6",
+        ),
+        (
+            EniPersist::Ec2NetUtils,
+            "systemd-networkd",
+            "/etc/systemd/network/70-ens6.network.d/hakit-ec2.conf",
+            0o644,
+            "networkctl reload",
+            "networkctl reload",
+        ),
+    ];
+    for (persist, service, path, mode, applied_by, undone_by) in cases {
+        let name = path
+            .rsplit("hakit-")
+            .next()
+            .and_then(|n| n.split('.').next())
+            .expect("cluster name");
+        let lab = lab(name);
+        let h = host();
+        h.state.borrow_mut().running.insert(service.into());
+        h.create_dir(Path::new("/etc/network"), 0o755).expect("dir");
+        h.write_atomic(
+            Path::new("/etc/network/interfaces"),
+            b"auto lo\niface lo inet loopback\n\nsource /etc/network/interfaces.d/*\n",
+            &hakit::host::Ownership::root(0o644),
+        )
+        .expect("interfaces");
+        let before = h.snapshot();
+        let steps = || {
+            let mut s = steps(2);
+            s.push(configure_eni(persist));
+            s
+        };
+        assert_eq!(
+            run(&lab, &h, steps()),
+            vec![Status::Applied; 3],
+            "{persist:?}"
+        );
+        let ip = own_eni(&lab).private_ip.expect("ip");
+        let text =
+            String::from_utf8_lossy(&h.read(Path::new(path)).expect("read").expect("the file"))
+                .into_owned();
+        assert!(text.contains(&ip), "{persist:?}: {text}");
+        assert_eq!(
+            h.ownership(Path::new(path)).expect("stat").map(|o| o.mode),
+            Some(mode),
+            "{persist:?}"
+        );
+        let calls = h.calls.borrow().join("\n");
+        assert!(calls.contains(applied_by), "{persist:?}: {calls}");
+
+        h.calls.borrow_mut().clear();
+        assert_eq!(
+            run(&lab, &h, steps()),
+            vec![Status::AlreadyDone; 3],
+            "{persist:?}: re-run"
+        );
+        let calls = h.calls.borrow().join("\n");
+        assert!(!calls.contains(applied_by), "{persist:?} re-run: {calls}");
+
+        h.calls.borrow_mut().clear();
+        undo(&lab, &h);
+        let calls = h.calls.borrow().join("\n");
+        assert!(calls.contains(undone_by), "{persist:?} rollback: {calls}");
+        assert_eq!(h.snapshot(), before, "{persist:?}: host restored");
+        assert_eq!(enis(&lab), 0, "{persist:?}: no hakit ENI left");
+    }
+}
+
+/// An ifupdown host whose main file does not read the stanza directory: setup stops at
+/// the ENI's configuration saying what to add, and rollback leaves nothing.
+#[test]
+fn an_ifupdown_host_that_would_not_read_the_stanza_stops_setup_with_the_fix() {
+    let lab = lab("unsourced");
+    let h = host();
+    h.create_dir(Path::new("/etc/network"), 0o755).expect("dir");
+    h.write_atomic(
+        Path::new("/etc/network/interfaces"),
+        b"auto eth0\niface eth0 inet dhcp\n",
+        &hakit::host::Ownership::root(0o644),
+    )
+    .expect("interfaces");
+    let before = h.snapshot();
+    let mut s = steps(2);
+    s.push(configure_eni(EniPersist::Ifupdown));
+    let err = try_run(&lab, &h, s).expect_err("setup stops");
+    let said = format!("{err:#}");
+    assert!(
+        said.contains("/etc/network/interfaces does not read /etc/network/interfaces.d")
+            && said.contains("source /etc/network/interfaces.d/*"),
+        "{said}"
+    );
+    undo(&lab, &h);
+    assert_eq!(h.snapshot(), before, "host restored");
+    assert_eq!(enis(&lab), 0, "no hakit ENI left");
 }
 
 #[test]

@@ -32,13 +32,32 @@ fn every_profile_mode_and_role_renders_as_reviewed() {
 /// the same template with the ENI's values from EC2).
 #[test]
 fn the_eni_network_unit_renders_as_reviewed() {
+    use hakit::render::eni_persist::{preview, EniPersist};
     let cluster = crate::common::parse(&cluster_toml("haproxy", "aws-eip", ""));
-    let unit =
-        hakit::render::eni_unit::preview(&cluster.paths.network_dir, &cluster.name, "n1", None)
-            .expect("render");
-    assert_eq!(
-        unit.path,
-        cluster.paths.network_dir.join("70-hakit-demo.network")
-    );
-    insta::assert_snapshot!("networkd-eni-unit", unit.contents);
+    for (persist, lands_at, name) in [
+        (
+            EniPersist::Networkd,
+            "/etc/systemd/network/70-hakit-demo.network",
+            "networkd-eni-unit",
+        ),
+        (
+            EniPersist::Ec2NetUtils,
+            "/etc/systemd/network/70-eth1.network.d/hakit-demo.conf",
+            "ec2-net-utils-eni-dropin",
+        ),
+        (
+            EniPersist::NetworkManager,
+            "/etc/NetworkManager/system-connections/hakit-demo.nmconnection",
+            "network-manager-eni-keyfile",
+        ),
+        (
+            EniPersist::Ifupdown,
+            "/etc/network/interfaces.d/hakit-demo",
+            "ifupdown-eni-stanza",
+        ),
+    ] {
+        let file = preview(persist, &cluster.paths, &cluster.name, "n1", None).expect("render");
+        assert_eq!(file.path, std::path::PathBuf::from(lands_at), "{persist:?}");
+        insta::assert_snapshot!(name, file.contents);
+    }
 }

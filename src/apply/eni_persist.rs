@@ -1,0 +1,81 @@
+//! Keeping the dedicated ENI's configuration where the host's network manager reads it, so
+//! a reboot or a reload of that manager puts it back instead of taking it away: the file
+//! in the manager's own form (journaled like every file), the manager told to read it, and
+//! what rollback needs to have it forget the interface again.
+
+use super::cloud_steps::AwsStep;
+use super::files;
+use crate::host::{interface::InterfaceConfig, Host};
+use crate::journal::{NodeJournal, Status, Undo};
+use crate::render::eni_keyfile;
+use crate::render::eni_persist::{self, EniPersist};
+use anyhow::bail;
+
+/// Write the ENI's configuration for `persist` and have its manager apply it; returns the
+/// file's path for the step's report.
+pub(super) fn keep(
+    host: &dyn Host,
+    journal: &mut NodeJournal,
+    s: &AwsStep<'_>,
+    node: &str,
+    config: &InterfaceConfig,
+    persist: EniPersist,
+) -> anyhow::Result<String> {
+    let paths = &s.cluster.paths;
+    let file = eni_persist::render(persist, paths, &s.cluster.name, node, config, s.templates)?;
+    let written = |journal: &mut NodeJournal| -> anyhow::Result<bool> {
+        Ok(files::write_rendered(host, journal, &file)?.0 == Status::Applied)
+    };
+    match persist {
+        EniPersist::Networkd => {
+            written(journal)?;
+        }
+        EniPersist::Ec2NetUtils => {
+            // Recorded first, so rollback reloads networkd after removing the drop-in.
+            journal.record_once(host, Undo::ReloadNetworkd)?;
+            if written(journal)? && running(host, "systemd-networkd")? {
+                run(host, &["networkctl", "reload"])?;
+            }
+        }
+        EniPersist::NetworkManager => {
+            journal.record_once(host, Undo::ReloadNetworkManager)?;
+            if written(journal)? && running(host, "NetworkManager")? {
+                run(host, &["nmcli", "connection", "reload"])?;
+                let id = eni_keyfile::id(&s.cluster.name);
+                run(host, &["nmcli", "connection", "up", "id", &id])?;
+            }
+        }
+        EniPersist::Ifupdown => {
+            if let Some(problem) = crate::netstack::ifupdown_problem(host, &paths.ifupdown_dir)? {
+                bail!("{problem}");
+            }
+            let changed = written(journal)?;
+            // Recorded after the stanza, so rollback takes the interface down while
+            // ifupdown still knows it.
+            journal.record_once(
+                host,
+                Undo::IfdownInterface {
+                    interface: config.interface.clone(),
+                },
+            )?;
+            if changed {
+                // Its `up` commands are idempotent: this only makes ifupdown count the
+                // interface as configured, so `ifdown` and `ifup` work on it.
+                run(host, &["ifup", "--force", &config.interface])?;
+            }
+        }
+    }
+    Ok(file.path.display().to_string())
+}
+
+fn running(host: &dyn Host, service: &str) -> anyhow::Result<bool> {
+    Ok(host.has_systemd() && host.service_active(service)?)
+}
+
+fn run(host: &dyn Host, argv: &[&str]) -> anyhow::Result<()> {
+    let out = host.run_str(argv)?;
+    if !out.success {
+        bail!("`{}` failed: {}", argv.join(" "), out.output.trim());
+    }
+    Ok(())
+}
