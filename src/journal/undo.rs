@@ -321,9 +321,20 @@ impl Undo {
                 table,
             } => {
                 // Each of these fails harmlessly when already undone (the interface may even
-                // be gone with its detached ENI).
+                // be gone with its detached ENI). The rule may be there twice: hakit's, and
+                // a network manager's own copy (NetworkManager adds one beside it): deleted
+                // until none is left.
                 for argv in InterfaceConfig::down_commands(interface, address, *prefix, *table) {
-                    host.run(&argv)?;
+                    let tries = if argv.get(1).map(String::as_str) == Some("rule") {
+                        4
+                    } else {
+                        1
+                    };
+                    for _ in 0..tries {
+                        if !host.run(&argv)?.success {
+                            break;
+                        }
+                    }
                 }
                 Ok(())
             }

@@ -98,6 +98,86 @@ pub fn rootfs(suite: &str) -> PathBuf {
     dir
 }
 
+/// The network manager that owns a booted host's interfaces. systemd-networkd is what
+/// debootstrap's Debian has; the others stand in for RHEL's NetworkManager and for
+/// older Debian's ifupdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stack {
+    Networkd,
+    NetworkManager,
+    Ifupdown,
+}
+
+impl Stack {
+    fn name(self) -> &'static str {
+        match self {
+            Stack::Networkd => "networkd",
+            Stack::NetworkManager => "nm",
+            Stack::Ifupdown => "ifupdown",
+        }
+    }
+
+    /// Run in the root filesystem: install the manager (without its recommendations:
+    /// no Wi-Fi, modem or DHCP client) and make it the one that runs at boot.
+    fn install(self) -> Option<String> {
+        let networkd_off = "systemctl disable -q systemd-networkd.service systemd-networkd.socket systemd-networkd-wait-online.service";
+        match self {
+            Stack::Networkd => None,
+            Stack::NetworkManager => Some(
+                "apt-get install -y -qq --no-install-recommends network-manager >/dev/null && systemctl enable -q NetworkManager && DISABLE",
+            ),
+            Stack::Ifupdown => Some(
+                "apt-get install -y -qq --no-install-recommends ifupdown >/dev/null && systemctl enable -q networking && DISABLE",
+            ),
+        }
+        .map(|s| s.replace("DISABLE", networkd_off))
+    }
+}
+
+/// The root filesystem of `suite` with `stack` owning the interfaces: the suite's own,
+/// copied and given the other manager from the network, once per machine.
+pub fn rootfs_with(suite: &str, stack: Stack) -> PathBuf {
+    let base = rootfs(suite);
+    let Some(install) = stack.install() else {
+        return base;
+    };
+    let dir = PathBuf::from(format!(
+        "{ROOTFS_DIR}/{suite}-{}-{ROOTFS_VERSION}",
+        stack.name()
+    ));
+    if dir.join(".complete").exists() {
+        return dir;
+    }
+    let started = Instant::now();
+    let tmp = PathBuf::from(format!("{}.building-{}", dir.display(), std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let t = tmp.to_str().expect("utf8");
+    ok(&["cp", "-a", base.to_str().expect("utf8"), t]);
+    ok(&[
+        "systemd-nspawn",
+        "-D",
+        t,
+        "--register=no",
+        "--keep-unit",
+        "--pipe",
+        "-q",
+        "env",
+        "DEBIAN_FRONTEND=noninteractive",
+        "sh",
+        "-c",
+        &install,
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&tmp, &dir).expect("rename");
+    cleanup_cgroups();
+    eprintln!(
+        "figure: built the {suite} root filesystem with {} in {:.0} s",
+        stack.name(),
+        started.elapsed().as_secs_f64()
+    );
+    dir
+}
+
 /// nspawn leaves empty `payload` and `supervisor` cgroups where it ran; remove them (only
 /// empty directories can be removed, so a running container's are kept).
 fn cleanup_cgroups() {
@@ -135,17 +215,22 @@ impl Lab {
     /// Nodes `names` at 192.0.2.11, .12, ..., booted from Debian `suite` and ready, with
     /// this build's hakit in /usr/local/bin.
     pub fn new(tag: &str, suite: &str, names: &[&str]) -> Lab {
-        Lab::build(tag, suite, names, true)
+        Lab::build(tag, suite, Stack::Networkd, names, true)
     }
 
     /// The same without hakit: the test installs it (its Debian package).
     pub fn without_hakit(tag: &str, suite: &str, names: &[&str]) -> Lab {
-        Lab::build(tag, suite, names, false)
+        Lab::build(tag, suite, Stack::Networkd, names, false)
     }
 
-    fn build(tag: &str, suite: &str, names: &[&str], with_hakit: bool) -> Lab {
+    /// Nodes whose interfaces `stack` owns (host0 configured by it at every boot).
+    pub fn with_stack(tag: &str, suite: &str, stack: Stack, names: &[&str]) -> Lab {
+        Lab::build(tag, suite, stack, names, true)
+    }
+
+    fn build(tag: &str, suite: &str, stack: Stack, names: &[&str], with_hakit: bool) -> Lab {
         let turn = crate::common::heavy_lab_turn();
-        let rootfs = rootfs(suite);
+        let rootfs = rootfs_with(suite, stack);
         let id = format!("{tag}{}", std::process::id() % 100_000);
         let ns = format!("hk-{id}");
         let base = PathBuf::from(format!("/var/tmp/hakit-booted-{id}"));
@@ -175,7 +260,7 @@ impl Lab {
         ok(&["ip", "-n", &ns, "addr", "add", "192.0.2.1/24", "dev", "br0"]);
         for (i, name) in names.iter().enumerate() {
             let address = format!("192.0.2.{}", 11 + i);
-            let node = Node::create(&lab, &rootfs, name, &address, with_hakit);
+            let node = Node::create(&lab, &rootfs, stack, name, &address, with_hakit);
             lab.nodes.push(node);
         }
         for node in &mut lab.nodes {
@@ -234,7 +319,14 @@ impl Drop for Lab {
 }
 
 impl Node {
-    fn create(lab: &Lab, rootfs: &Path, name: &str, address: &str, with_hakit: bool) -> Node {
+    fn create(
+        lab: &Lab,
+        rootfs: &Path,
+        stack: Stack,
+        name: &str,
+        address: &str,
+        with_hakit: bool,
+    ) -> Node {
         let root = lab.base.join(name);
         ok(&[
             "cp",
@@ -244,13 +336,7 @@ impl Node {
             root.to_str().expect("utf8"),
         ]);
         std::fs::write(root.join("etc/hostname"), format!("{name}\n")).expect("hostname");
-        let network = root.join("etc/systemd/network");
-        std::fs::create_dir_all(&network).expect("network dir");
-        std::fs::write(
-            network.join("10-host0.network"),
-            format!("[Match]\nName=host0\n\n[Network]\nAddress={address}/24\nGateway=192.0.2.1\nIPv6AcceptRA=no\n"),
-        )
-        .expect("network");
+        configure_host0(&root, stack, address);
         if with_hakit {
             std::fs::copy(
                 env!("CARGO_BIN_EXE_hakit"),
@@ -371,6 +457,7 @@ impl Node {
         let _ = self.run(&["systemctl", "reboot"]);
         let code = self.wait_exit(Duration::from_secs(60));
         assert_eq!(code, Some(133), "{}: nspawn's exit on reboot", self.name);
+        self.forget_network_state();
         self.boot();
         started.elapsed()
     }
@@ -380,6 +467,34 @@ impl Node {
         let _ = self.run(&["systemctl", "poweroff"]);
         let code = self.wait_exit(Duration::from_secs(60));
         assert_eq!(code, Some(0), "{}: nspawn's exit on poweroff", self.name);
+        self.forget_network_state();
+    }
+
+    /// What a real reboot does to the kernel's network state and a container's does not
+    /// (its network namespace outlives it): every interface down without an IPv4 address,
+    /// no policy rule but the kernel's three, no route. lo keeps 127.0.0.1 and the lab's
+    /// IMDS address, which stands for the hypervisor's, not the node's. Without this a
+    /// network manager finds the old configuration still there at boot, and a test of what
+    /// it restores proves nothing.
+    fn forget_network_state(&self) {
+        const SCRIPT: &str = r#"
+for l in $(ls /sys/class/net); do
+    [ "$l" = lo ] && continue
+    ip link set dev "$l" down
+    ip -4 addr flush dev "$l"
+done
+for a in $(ip -4 -o addr show dev lo | awk '{print $4}'); do
+    case "$a" in 127.0.0.1/8|169.254.169.254/32) ;; *) ip addr del "$a" dev lo ;; esac
+done
+for p in $(ip -4 rule show | awk -F: '$1 != 0 && $1 != 32766 && $1 != 32767 {print $1}' | sort -u); do
+    while ip -4 rule del priority "$p" 2>/dev/null; do :; done
+done
+for t in $(ip -4 route show table all | grep -o 'table [0-9a-z]*' | awk '{print $2}' | sort -u); do
+    [ "$t" = local ] || ip -4 route flush table "$t"
+done
+ip -4 route flush table main
+"#;
+        ok(&["ip", "netns", "exec", &self.ns, "sh", "-c", SCRIPT]);
     }
 
     fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
@@ -409,6 +524,32 @@ impl Node {
             }
         }
     }
+}
+
+/// The node's own address on host0, in `stack`'s own configuration.
+fn configure_host0(root: &Path, stack: Stack, address: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let (path, text, mode) = match stack {
+        Stack::Networkd => (
+            "etc/systemd/network/10-host0.network",
+            format!("[Match]\nName=host0\n\n[Network]\nAddress={address}/24\nGateway=192.0.2.1\nIPv6AcceptRA=no\n"),
+            0o644,
+        ),
+        Stack::NetworkManager => (
+            "etc/NetworkManager/system-connections/host0.nmconnection",
+            format!("[connection]\nid=host0\nuuid=5f1c8a52-9d0e-4d6b-8c3e-7a2b1c0d9e8f\ntype=ethernet\ninterface-name=host0\n\n[ipv4]\nmethod=manual\naddress1={address}/24,192.0.2.1\n\n[ipv6]\nmethod=disabled\n"),
+            0o600,
+        ),
+        Stack::Ifupdown => (
+            "etc/network/interfaces.d/host0",
+            format!("auto host0\niface host0 inet static\n    address {address}/24\n    gateway 192.0.2.1\n"),
+            0o644,
+        ),
+    };
+    let path = root.join(path);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("network dir");
+    std::fs::write(&path, text).expect("host0's configuration");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
 /// Direct children of `pid` (all its threads').

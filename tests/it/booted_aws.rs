@@ -20,7 +20,7 @@ use std::time::Duration;
 const MOTO_IP: &str = "192.0.2.1";
 const NODE_IPS: [&str; 2] = ["192.0.2.11", "192.0.2.12"];
 
-fn cluster_file(world: &World) -> String {
+pub(crate) fn cluster_file(world: &World) -> String {
     format!(
         "name = \"booted\"\nmode = \"aws-eip\"\nprofile = \"haproxy\"\n\n[[node]]\nname = \"n1\"\naddress = \"{}\"\n\n[[node]]\nname = \"n2\"\naddress = \"{}\"\n\n[[backend]]\naddress = \"192.0.2.1:3306\"\n\n[aws]\neip_allocation_id = \"{}\"\nregion = \"{REGION}\"\nendpoint_url = \"http://{MOTO_IP}:5000\"\n\n[vrrp]\nvirtual_router_id = 52\ninterface = \"host0\"\n# The containers boot in about a second: a rebooted master must hear the current one\n# before it runs VRRP, or it takes the address back despite nopreempt.\nstartup_delay = 3\n",
         NODE_IPS[0], NODE_IPS[1], world.allocation_id
@@ -28,14 +28,14 @@ fn cluster_file(world: &World) -> String {
 }
 
 /// The lab's EC2 side: moto, each node's IMDS and hotplug helper, and the test's view.
-struct Cloud {
+pub(crate) struct Cloud {
     endpoint: String,
-    world: World,
+    pub world: World,
     _daemons: Vec<Daemon>,
 }
 
 impl Cloud {
-    fn start(lab: &Lab, dir: &std::path::Path) -> Cloud {
+    pub fn start(lab: &Lab, dir: &std::path::Path) -> Cloud {
         // The VPC router: the first address of each ENI subnet, for the ENIs' own tables.
         for gw in ["192.0.2.65/24", "192.0.2.129/24"] {
             lab_ip(lab, &["addr", "add", gw, "dev", "br0"]);
@@ -110,14 +110,14 @@ impl Cloud {
     }
 
     /// (ENI id, private address) of `node`'s hakit ENI, if it has one.
-    fn eni_of(&self, node: &str) -> Option<(String, String)> {
+    pub fn eni_of(&self, node: &str) -> Option<(String, String)> {
         self.enis(&format!("tag:hakit:node={node}"))
             .into_iter()
             .next()
     }
 
     /// hakit's ENIs matching `tag:key=value`.
-    fn enis(&self, filter: &str) -> Vec<(String, String)> {
+    pub fn enis(&self, filter: &str) -> Vec<(String, String)> {
         let (key, value) = filter.split_once('=').expect("key=value");
         let rt = runtime();
         let ec2 = sdk_client(&rt, &self.endpoint);
@@ -174,7 +174,7 @@ fn run_ok(argv: &[&str]) -> String {
 
 /// The ENI's configuration as the node's kernel has it: the interface holding `address`,
 /// the rule for it, its table's routes, and where a reply from it to the lab leaves.
-fn eni_config(node: &Node, address: &str) -> (String, String, String, String) {
+pub(crate) fn eni_config(node: &Node, address: &str) -> (String, String, String, String) {
     let addrs = node.ok(&["ip", "-o", "-4", "addr", "show"]);
     let interface = addrs
         .lines()
@@ -217,7 +217,7 @@ fn eni_config(node: &Node, address: &str) -> (String, String, String, String) {
 /// The ENI is configured with policy routing: its address on the interface with its MAC, a
 /// rule from it to its own table, that table's default route, and replies from it leaving
 /// through it (not through host0).
-fn assert_eni_configured(node: &Node, address: &str, when: &str) {
+pub(crate) fn assert_eni_configured(node: &Node, address: &str, when: &str) {
     let (interface, rule, routes, reply) = eni_config(node, address);
     assert!(
         !interface.is_empty() && interface != "host0",

@@ -371,6 +371,85 @@ fn an_ifupdown_host_that_would_not_read_the_stanza_stops_setup_with_the_fix() {
     assert_eq!(enis(&lab), 0, "no hakit ENI left");
 }
 
+/// With the journal lost, `rollback --discover` finds the ENI's file in whichever form
+/// setup wrote it, has its manager forget the interface, and leaves the host as it was.
+#[test]
+fn with_the_journal_lost_discover_finds_each_managers_form() {
+    for (persist, service, forget) in [
+        (
+            EniPersist::NetworkManager,
+            "NetworkManager",
+            Undo::ReloadNetworkManager,
+        ),
+        (
+            EniPersist::Ifupdown,
+            "networking",
+            Undo::IfdownInterface {
+                interface: "ens6".into(),
+            },
+        ),
+        (
+            EniPersist::Ec2NetUtils,
+            "systemd-networkd",
+            Undo::ReloadNetworkd,
+        ),
+    ] {
+        let lab = lab("lost");
+        let h = host();
+        h.state.borrow_mut().running.insert(service.into());
+        // As on a real host: the managers' own directories were there before.
+        for dir in [
+            "/etc/systemd/network",
+            "/etc/NetworkManager",
+            "/etc/NetworkManager/system-connections",
+            "/etc/network",
+            "/etc/network/interfaces.d",
+        ] {
+            h.create_dir(Path::new(dir), 0o755).expect("dir");
+        }
+        h.write_atomic(
+            Path::new("/etc/network/interfaces"),
+            b"source /etc/network/interfaces.d/*\n",
+            &hakit::host::Ownership::root(0o644),
+        )
+        .expect("interfaces");
+        let before = h.snapshot();
+        let mut s = steps(2);
+        s.push(configure_eni(persist));
+        run(&lab, &h, s);
+        h.remove_file(&hakit::journal::layout::journal(Path::new(STATE)))
+            .expect("lose the journal");
+        let scope = hakit::rollback::discover::Scope {
+            cluster: &lab.cluster,
+            node: "n1",
+            proxy_config_dir: Path::new("/etc/haproxy"),
+            proxy_service: "haproxy",
+            package_source_dirs: &[],
+        };
+        let found =
+            hakit::rollback::discover::discover(&h, Some(&lab.cloud), &scope).expect("discover");
+        for wanted in [
+            forget.clone(),
+            Undo::UnconfigureInterface {
+                interface: "ens6".into(),
+                address: own_eni(&lab).private_ip.expect("ip"),
+                prefix: 26,
+                table: 10001,
+            },
+        ] {
+            assert!(
+                found.entries.contains(&wanted),
+                "{persist:?}: {wanted:?} in {:#?}",
+                found.entries
+            );
+        }
+        let report = hakit::rollback::run_entries(&h, Some(&lab.cloud), &found.entries, false);
+        assert!(report.remaining.is_empty(), "{persist:?}: {report:?}");
+        assert_eq!(enis(&lab), 0, "{persist:?}: no hakit ENI left");
+        assert_eq!(h.snapshot(), before, "{persist:?}: host as before");
+    }
+}
+
 #[test]
 fn associate_eip() {
     three_cases("associate", 4, |lab, _| {

@@ -5,6 +5,7 @@ mod booted;
 mod booted_aws;
 mod booted_package;
 mod booted_pair;
+mod booted_stacks;
 mod booted_state;
 mod cli;
 mod cloud;
