@@ -22,14 +22,15 @@ pub fn parse(text: &str) -> Option<UnitFacts> {
         text.lines()
             .find_map(|l| l.trim().strip_prefix(key).map(|v| v.trim().to_string()))
     };
-    // hakit's own unit names the MAC in its [Match] section; this drop-in must not.
-    if value("MACAddress=").is_some() {
+    // hakit's own unit names the MAC in its [Match] section and the address in
+    // [Network]; this drop-in leaves both to ec2-net-utils (its address comes by DHCP).
+    if value("MACAddress=").is_some() || value("Address=").is_some() {
         return None;
     }
-    let (address, prefix) = address_prefix(&value("Address=")?)?;
+    let (_, prefix) = address_prefix(&value("Destination=")?)?;
     Some(UnitFacts {
         mac: mac_in_comment(text)?,
-        address,
+        address: value("From=")?,
         prefix,
         table: value("Table=")?.parse().ok()?,
     })
