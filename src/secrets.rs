@@ -4,6 +4,7 @@
 use crate::config::{parse_toml, ConfigError, ConfigIssue};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -51,6 +52,10 @@ pub struct Secrets {
     pub webhook_url: Option<Secret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_token: Option<Secret>,
+    /// Passwords of the `[[proxysql.user]]`s, by name: what ProxySQL checks at login and
+    /// passes on to the backends (the same value as on the backends).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub proxysql_users: BTreeMap<String, Secret>,
 }
 
 impl Secrets {
@@ -63,6 +68,7 @@ impl Secrets {
             stats_password: Secret(random_token(PASSWORD_LEN)?),
             webhook_url: None,
             webhook_token: None,
+            proxysql_users: BTreeMap::new(),
         })
     }
 
@@ -150,13 +156,23 @@ impl Secrets {
                 "use at most 8 characters (keepalived silently truncates longer ones, so nodes can disagree)",
             ));
         }
+        let users: Vec<(String, &Secret)> = self
+            .proxysql_users
+            .iter()
+            .map(|(name, secret)| (format!("proxysql_users.{name}"), secret))
+            .collect();
         let fields = [
             self.vrrp_auth.as_ref().map(|a| ("vrrp_auth", a)),
             Some(("proxy_admin_password", &self.proxy_admin_password)),
             Some(("proxy_monitor_password", &self.proxy_monitor_password)),
             Some(("stats_password", &self.stats_password)),
         ];
-        for (field, secret) in fields.into_iter().flatten() {
+        let fields = fields
+            .into_iter()
+            .flatten()
+            .map(|(f, s)| (f.to_string(), s))
+            .chain(users);
+        for (field, secret) in fields {
             let value = secret.expose();
             if value.is_empty() {
                 issues.push(ConfigIssue::new(

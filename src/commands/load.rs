@@ -70,6 +70,16 @@ pub fn load_node(args: &NodeArgs, policy: SecretsPolicy) -> anyhow::Result<Loade
         )
         .into());
     }
+    if let Some(secrets) = &secrets {
+        let issues = crate::config::proxysql::missing_passwords(&cluster.proxysql, secrets);
+        if !issues.is_empty() {
+            return Err(ConfigError {
+                file: Some(secrets_path.clone()),
+                issues,
+            }
+            .into());
+        }
+    }
     Ok(LoadedNode {
         cluster,
         cluster_text,

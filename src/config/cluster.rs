@@ -16,6 +16,8 @@ pub struct Cluster {
     pub vrrp: Vrrp,
     pub check: Check,
     pub proxy: Proxy,
+    /// `[proxysql]`: hostgroups and users (proxysql profile; defaults otherwise).
+    pub proxysql: super::proxysql::ProxySql,
     pub paths: Paths,
 }
 

@@ -24,7 +24,40 @@ pub struct ClusterFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyFile>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxysql: Option<ProxySqlFile>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub paths: Option<PathsFile>,
+}
+
+/// `[proxysql]`: hostgroups and the users applications log in as (proxysql profile).
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+pub struct ProxySqlFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writer_hostgroup: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reader_hostgroup: Option<i64>,
+    /// Galera only: where ProxySQL puts writers beyond `max_writers`, and unhealthy nodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_writer_hostgroup: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offline_hostgroup: Option<i64>,
+    /// "async" (replication; `read_only` decides writer and readers) or "galera".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topology: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_write_split: Option<bool>,
+    #[serde(default, rename = "user", skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<ProxySqlUserFile>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+pub struct ProxySqlUserFile {
+    pub name: Option<String>,
+    /// "writer" or "reader".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_hostgroup: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<i64>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]

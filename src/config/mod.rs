@@ -4,6 +4,7 @@ mod cluster;
 pub mod file;
 mod load;
 mod profile_fit;
+pub mod proxysql;
 pub mod validate;
 
 pub use crate::user_file::{parse_toml, ConfigError, ConfigIssue};

@@ -51,12 +51,13 @@ pub fn validate(file: &ClusterFile) -> Result<Cluster, Vec<ConfigIssue>> {
     let backends = backends(file, &mut issues);
     let check = check(file, &nodes, &mut issues);
     let proxy = proxy(file, &mut issues);
+    let proxysql = super::proxysql::proxysql(file, &mut issues.0);
     let paths = paths(file, &mut issues);
 
     if !issues.0.is_empty() {
         return Err(issues.0);
     }
-    match (name, profile, mode, vrrp, check, proxy, paths) {
+    match (name, profile, mode, vrrp, check, proxy, proxysql, paths) {
         (
             Some(name),
             Some(profile),
@@ -64,6 +65,7 @@ pub fn validate(file: &ClusterFile) -> Result<Cluster, Vec<ConfigIssue>> {
             Some(vrrp),
             Some(check),
             Some(proxy),
+            Some(proxysql),
             Some(paths),
         ) => Ok(Cluster {
             name,
@@ -74,6 +76,7 @@ pub fn validate(file: &ClusterFile) -> Result<Cluster, Vec<ConfigIssue>> {
             vrrp,
             check,
             proxy,
+            proxysql,
             paths,
         }),
         // Every `None` above pushed an issue, so this is unreachable in practice; keep it an

@@ -1,6 +1,7 @@
 //! The values templates see. Built once per render from the cluster, this node, the
 //! profile and the secrets; secrets appear only where a file needs them.
 
+use crate::config::proxysql::{Topology, ADMIN_USER, MONITOR_USER};
 use crate::config::{Backend, Check, Cluster, Mode, Node, Paths, Vip, Vrrp};
 use crate::profile::Profile;
 use crate::role::Target;
@@ -28,6 +29,7 @@ pub struct Context {
     pub checks: Vec<CheckInfo>,
     pub check_host: String,
     pub proxy: ProxyInfo,
+    pub proxysql: ProxySqlInfo,
     pub backends: Vec<Backend>,
     pub vip: Option<Vip>,
     pub marker_address: String,
@@ -44,6 +46,29 @@ pub struct ClusterInfo {
     pub name: String,
     pub mode: &'static str,
     pub profile: String,
+}
+
+/// `[proxysql]` with each user's password from the secrets file (only proxysql.cnf, a
+/// root-only file, shows them).
+#[derive(Debug, Serialize)]
+pub struct ProxySqlInfo {
+    pub writer_hostgroup: u32,
+    pub reader_hostgroup: u32,
+    pub backup_writer_hostgroup: u32,
+    pub offline_hostgroup: u32,
+    pub topology: Topology,
+    pub read_write_split: bool,
+    pub monitor_user: &'static str,
+    pub admin_user: &'static str,
+    pub users: Vec<ProxySqlUserInfo>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProxySqlUserInfo {
+    pub name: String,
+    pub password: String,
+    pub default_hostgroup: u32,
+    pub max_connections: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -144,6 +169,7 @@ pub fn build(cluster: &Cluster, target: &Target, profile: &Profile, secrets: &Se
             health_port: profile.health_port,
             config_dir: proxy_config_dir(cluster, profile),
         },
+        proxysql: proxysql_info(cluster, secrets),
         backends: cluster.backends.clone(),
         vip,
         marker_address: cluster.vrrp.marker_address().to_string(),
@@ -163,6 +189,36 @@ pub fn build(cluster: &Cluster, target: &Target, profile: &Profile, secrets: &Se
             proxy_monitor_password: secrets.proxy_monitor_password.expose().to_string(),
             stats_password: secrets.stats_password.expose().to_string(),
         },
+    }
+}
+
+fn proxysql_info(cluster: &Cluster, secrets: &Secrets) -> ProxySqlInfo {
+    let p = &cluster.proxysql;
+    ProxySqlInfo {
+        writer_hostgroup: p.writer_hostgroup,
+        reader_hostgroup: p.reader_hostgroup,
+        backup_writer_hostgroup: p.backup_writer_hostgroup,
+        offline_hostgroup: p.offline_hostgroup,
+        topology: p.topology,
+        read_write_split: p.read_write_split,
+        monitor_user: MONITOR_USER,
+        admin_user: ADMIN_USER,
+        users: p
+            .users
+            .iter()
+            .map(|u| ProxySqlUserInfo {
+                name: u.name.clone(),
+                // Setup refuses a user without one; `plan` without the secrets file
+                // renders an empty one it never writes.
+                password: secrets
+                    .proxysql_users
+                    .get(&u.name)
+                    .map(|s| s.expose().to_string())
+                    .unwrap_or_default(),
+                default_hostgroup: u.default_hostgroup,
+                max_connections: u.max_connections,
+            })
+            .collect(),
     }
 }
 

@@ -316,6 +316,38 @@ fn cases() -> Vec<(&'static str, String, &'static str)> {
             "paths.keepalived_dir",
         ),
         (
+            "[proxysql] with another profile",
+            aws() + "\n[proxysql]\n",
+            "proxysql",
+        ),
+        (
+            "proxysql user name with a space",
+            cluster_toml(
+                "proxysql",
+                "aws-eip",
+                "\n[[proxysql.user]]\nname = \"my app\"\n",
+            ),
+            "proxysql.user[0].name",
+        ),
+        (
+            "proxysql hostgroup out of range",
+            cluster_toml(
+                "proxysql",
+                "aws-eip",
+                "\n[proxysql]\nreader_hostgroup = -5\n",
+            ),
+            "proxysql.reader_hostgroup",
+        ),
+        (
+            "proxysql writer and reader hostgroups the same",
+            cluster_toml(
+                "proxysql",
+                "aws-eip",
+                "\n[proxysql]\nwriter_hostgroup = 7\nreader_hostgroup = 7\n",
+            ),
+            "proxysql.reader_hostgroup",
+        ),
+        (
             "TOML syntax error",
             replace(aws(), "name = \"demo\"", "name = \"demo"),
             "(syntax)",
@@ -420,4 +452,53 @@ fn the_cli_exits_2_naming_the_field_and_writes_nothing() {
         !out_dir.exists(),
         "nothing may be written for a bad cluster file"
     );
+}
+
+/// A `[[proxysql.user]]` whose password is not in the secrets file: exit 2 naming the
+/// secrets file's key and how to add it; no password is printed.
+#[test]
+fn a_proxysql_user_without_a_password_exits_2_naming_the_secrets_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("cluster.toml");
+    std::fs::write(
+        &config,
+        cluster_toml(
+            "proxysql",
+            "l2-vip",
+            "\n[[proxysql.user]]\nname = \"app\"\n[[proxysql.user]]\nname = \"report\"\n",
+        ),
+    )
+    .expect("write");
+    let secrets = dir.path().join("secrets.toml");
+    std::fs::write(
+        &secrets,
+        format!(
+            "{}\n[proxysql_users]\napp = \"TESTappPW\"\n",
+            crate::common::TEST_SECRETS
+        ),
+    )
+    .expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let out_dir = dir.path().join("out");
+    let out = run(hakit()
+        .args(["render", "--role", "master", "--config"])
+        .arg(&config)
+        .arg("--secrets")
+        .arg(&secrets)
+        .arg("--out")
+        .arg(&out_dir));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("proxysql_users.report")
+            && err.contains("[proxysql_users]")
+            && !err.contains("proxysql_users.app"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("TESTappPW") && !err.contains("TESTadminPW"),
+        "{err}"
+    );
+    assert!(!out_dir.exists(), "nothing may be written");
 }

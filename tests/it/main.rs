@@ -20,6 +20,7 @@ mod journal_steps;
 mod keepalived_rules;
 mod module_graph;
 mod package;
+mod proxysql_real;
 mod setup_rollback;
 mod snapshots;
 mod terminal;

@@ -1,0 +1,304 @@
+//! The proxysql profile against real processes: Debian's MariaDB as the backend (a private
+//! instance in the test's own directory on a free loopback port) and the ProxySQL built
+//! from its public source in ../shared/vendor/proxysql (BUILD.md), started from the
+//! `proxysql.cnf` that `hakit render` writes. A configured user logs in through the client
+//! port and reaches the backend; the monitor user sees it; a backend turned read_only
+//! moves to the reader hostgroup.
+
+use crate::common::{require_tool, TEST_SECRETS};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const APP_PASSWORD: &str = "TESTappPW";
+const ADMIN_PASSWORD: &str = "TESTadminPW";
+const MONITOR_PASSWORD: &str = "TESTmonitorPW";
+
+/// The vendored ProxySQL binary, if this checkout has it beside it (CI=true: it must).
+pub fn proxysql_binary() -> Option<PathBuf> {
+    let path = std::env::var_os("HAKIT_PROXYSQL_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vendor/proxysql/proxysql")
+        });
+    if path.is_file() {
+        return Some(path);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!(
+            "the ProxySQL binary is not at {} (see ../shared/vendor/proxysql/BUILD.md, or set HAKIT_PROXYSQL_BIN)",
+            path.display()
+        );
+    }
+    eprintln!("SKIPPED: no ProxySQL binary at {}", path.display());
+    None
+}
+
+/// A free TCP port on loopback (bound, then released for the daemon to take).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A child process killed (and reaped) on drop.
+pub struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Wait (bounded) until `check` holds; panics naming `what`.
+pub fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if check() {
+            return started.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what}: not within {limit:?}");
+}
+
+/// A private MariaDB server on 127.0.0.1:`port`, data in `dir`.
+pub struct Mariadb {
+    pub port: u16,
+    socket: PathBuf,
+    _server: Killed,
+}
+
+impl Mariadb {
+    pub fn start(dir: &Path) -> Mariadb {
+        let data = dir.join("data");
+        std::fs::create_dir_all(&data).expect("datadir");
+        let out = Command::new("mariadb-install-db")
+            .arg(format!("--datadir={}", data.display()))
+            .args([
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ])
+            .output()
+            .expect("mariadb-install-db");
+        assert!(out.status.success(), "mariadb-install-db: {}", text(&out));
+        let port = free_port();
+        let socket = dir.join("mysqld.sock");
+        let server = Command::new("mariadbd")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--socket={}", socket.display()))
+            .arg(format!("--pid-file={}", dir.join("mysqld.pid").display()))
+            .arg(format!("--log-error={}", dir.join("error.log").display()))
+            .arg(format!("--port={port}"))
+            .args(["--bind-address=127.0.0.1", "--user=root", "--skip-log-bin"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mariadbd");
+        let db = Mariadb {
+            port,
+            socket,
+            _server: Killed(server),
+        };
+        wait_for("MariaDB to answer", Duration::from_secs(30), || {
+            db.sql("SELECT 1").status.success()
+        });
+        db
+    }
+
+    /// Run `sql` as root over the socket.
+    pub fn sql(&self, sql: &str) -> Output {
+        Command::new("mariadb")
+            .arg(format!("--socket={}", self.socket.display()))
+            .args(["-uroot", "--batch", "--skip-column-names", "-e", sql])
+            .output()
+            .expect("mariadb client")
+    }
+
+    pub fn ok(&self, sql: &str) -> String {
+        let out = self.sql(sql);
+        assert!(out.status.success(), "{sql}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Run `sql` through a MySQL-protocol port on loopback as `user`.
+pub fn client(port: u16, user: &str, password: &str, sql: &str) -> Output {
+    Command::new("mariadb")
+        .args(["-h127.0.0.1", &format!("-P{port}"), &format!("-u{user}")])
+        .arg(format!("-p{password}"))
+        .args([
+            "--batch",
+            "--skip-column-names",
+            "--connect-timeout=3",
+            "-e",
+            sql,
+        ])
+        .output()
+        .expect("mariadb client")
+}
+
+pub fn client_ok(port: u16, user: &str, password: &str, sql: &str) -> String {
+    let out = client(port, user, password, sql);
+    assert!(
+        out.status.success(),
+        "{sql} on port {port} as {user}: {}",
+        text(&out)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The proxysql profile's cluster file for a backend on `backend_port`, with the proxy's
+/// client and admin ports, and `extra` under `[proxysql]`.
+pub fn cluster_file(backend_port: u16, port: u16, admin_port: u16, extra: &str) -> String {
+    format!(
+        "name = \"px\"\nmode = \"l2-vip\"\nprofile = \"proxysql\"\n\n[[node]]\nname = \"n1\"\naddress = \"192.0.2.11\"\n\n[[node]]\nname = \"n2\"\naddress = \"192.0.2.12\"\n\n[[backend]]\naddress = \"127.0.0.1:{backend_port}\"\n\n[vip]\naddress = \"192.0.2.100/24\"\ninterface = \"lo\"\n\n[vrrp]\nvirtual_router_id = 51\n\n[proxy]\nport = {port}\nadmin_port = {admin_port}\n\n[proxysql]\n{extra}\n[[proxysql.user]]\nname = \"app\"\n"
+    )
+}
+
+/// ProxySQL started from the proxysql.cnf `hakit render` writes for `cluster`, with its
+/// datadir in `dir`.
+pub struct Proxysql {
+    _process: Killed,
+    pub cnf: PathBuf,
+}
+
+impl Proxysql {
+    pub fn start(binary: &Path, dir: &Path, cluster: &str) -> Proxysql {
+        let config = dir.join("cluster.toml");
+        std::fs::write(&config, cluster).expect("cluster file");
+        let secrets = dir.join("secrets.toml");
+        std::fs::write(
+            &secrets,
+            format!("{TEST_SECRETS}\n[proxysql_users]\napp = \"{APP_PASSWORD}\"\n"),
+        )
+        .expect("secrets");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let out = dir.join("rendered");
+        let _ = std::fs::remove_dir_all(&out);
+        let rendered = Command::new(env!("CARGO_BIN_EXE_hakit"))
+            .args(["render", "--role", "master", "--config"])
+            .arg(&config)
+            .arg("--secrets")
+            .arg(&secrets)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .expect("hakit render");
+        assert!(
+            rendered.status.success(),
+            "hakit render: {}",
+            text(&rendered)
+        );
+        let cnf = out.join("etc/proxysql.cnf");
+        let data = dir.join("pxdata");
+        std::fs::create_dir_all(&data).expect("datadir");
+        let log = std::fs::File::create(dir.join("proxysql.out")).expect("log");
+        let process = Command::new(binary)
+            .args(["-f", "--no-version-check", "-c"])
+            .arg(&cnf)
+            .arg("-D")
+            .arg(&data)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup"))
+            .stderr(log)
+            .spawn()
+            .expect("proxysql");
+        Proxysql {
+            _process: Killed(process),
+            cnf,
+        }
+    }
+}
+
+fn ready(what: &str) -> Option<PathBuf> {
+    for tool in ["mariadbd", "mariadb-install-db", "mariadb"] {
+        if !require_tool(tool) {
+            return None;
+        }
+    }
+    let binary = proxysql_binary()?;
+    eprintln!("{what}: ProxySQL from {}", binary.display());
+    Some(binary)
+}
+
+#[test]
+fn a_configured_user_logs_in_through_proxysql_and_the_monitor_follows_read_only() {
+    let Some(binary) = ready("proxysql with MariaDB") else {
+        return;
+    };
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("proxysql-real");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let db = Mariadb::start(&dir.join("mariadb"));
+    db.ok(&format!(
+        "CREATE USER 'app'@'%' IDENTIFIED BY '{APP_PASSWORD}'; GRANT ALL ON shop.* TO 'app'@'%';\
+         CREATE USER 'hakit_monitor'@'%' IDENTIFIED BY '{MONITOR_PASSWORD}';\
+         GRANT USAGE, REPLICATION CLIENT ON *.* TO 'hakit_monitor'@'%';\
+         CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY); INSERT INTO shop.orders VALUES (1), (2);"
+    ));
+    let (port, admin) = (free_port(), free_port());
+    let px = Proxysql::start(&binary, &dir, &cluster_file(db.port, port, admin, ""));
+    let cnf = std::fs::read_to_string(&px.cnf).expect("cnf");
+    assert!(cnf.contains("username=\"app\""), "{cnf}");
+
+    // A client logs in as the configured user and its query reaches the backend.
+    let took = wait_for("ProxySQL to let app in", Duration::from_secs(30), || {
+        client(port, "app", APP_PASSWORD, "SELECT 1")
+            .status
+            .success()
+    });
+    let rows = client_ok(
+        port,
+        "app",
+        APP_PASSWORD,
+        "SELECT @@port, COUNT(*) FROM shop.orders",
+    );
+    assert_eq!(rows.trim(), format!("{}\t2", db.port), "through ProxySQL");
+    eprintln!("figure: ProxySQL from hakit's config served a login {took:?} after start");
+    // A wrong password is refused by ProxySQL itself.
+    assert!(!client(port, "app", "wrong", "SELECT 1").status.success());
+
+    // The monitor user (hakit_monitor, the secrets file's password) reaches the backend,
+    // which is ONLINE in the writer hostgroup.
+    let admin_sql = |sql: &str| client_ok(admin, "hakit", ADMIN_PASSWORD, sql);
+    wait_for("the monitor to connect", Duration::from_secs(20), || {
+        let out = client(
+            admin,
+            "hakit",
+            ADMIN_PASSWORD,
+            "SELECT COUNT(*) FROM monitor.mysql_server_connect_log WHERE connect_error IS NULL",
+        );
+        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() != "0"
+    });
+    assert_eq!(
+        admin_sql("SELECT hostgroup_id, status FROM runtime_mysql_servers WHERE hostgroup_id = 10")
+            .trim(),
+        "10\tONLINE"
+    );
+
+    // read_only on the backend: ProxySQL's replication hostgroups take it out of the
+    // writers and keep it as a reader; writes through ProxySQL then fail, reads work.
+    db.ok("SET GLOBAL read_only = 1");
+    let took = wait_for(
+        "the read-only backend to leave the writer hostgroup",
+        Duration::from_secs(20),
+        || admin_sql("SELECT GROUP_CONCAT(hostgroup_id) FROM runtime_mysql_servers").trim() == "20",
+    );
+    eprintln!("figure: ProxySQL moved a read_only backend to the readers in {took:?}");
+}
