@@ -4,6 +4,7 @@
 
 mod fake;
 pub mod interface;
+pub mod mysql_wire;
 mod real;
 
 pub use fake::{FakeHost, FakeState};

@@ -292,6 +292,59 @@ fn a_configured_user_logs_in_through_proxysql_and_the_monitor_follows_read_only(
         "10\tONLINE"
     );
 
+    // hakit's own client speaks the protocol to both: the admin interface and MariaDB.
+    let addr = |port: u16| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut admin_conn = hakit::host::mysql_wire::Conn::connect(
+        addr(admin),
+        "hakit",
+        ADMIN_PASSWORD,
+        Duration::from_secs(3),
+    )
+    .expect("hakit's client logs in to the admin interface");
+    let servers = admin_conn
+        .query("SELECT hostgroup_id, hostname, port FROM runtime_mysql_servers WHERE hostgroup_id = 10")
+        .expect("query");
+    assert_eq!(servers.columns, ["hostgroup_id", "hostname", "port"]);
+    assert_eq!(
+        servers.rows,
+        vec![vec![
+            Some("10".to_string()),
+            Some("127.0.0.1".to_string()),
+            Some(db.port.to_string())
+        ]]
+    );
+    let mut app = hakit::host::mysql_wire::Conn::connect(
+        addr(port),
+        "app",
+        APP_PASSWORD,
+        Duration::from_secs(3),
+    )
+    .expect("hakit's client logs in through ProxySQL");
+    let rows = app
+        .query("SELECT id, NULL FROM shop.orders ORDER BY id")
+        .expect("query");
+    assert_eq!(
+        rows.rows,
+        vec![
+            vec![Some("1".to_string()), None],
+            vec![Some("2".to_string()), None]
+        ]
+    );
+    let refused = hakit::host::mysql_wire::Conn::connect(
+        addr(admin),
+        "hakit",
+        "wrong",
+        Duration::from_secs(3),
+    );
+    assert!(
+        refused
+            .as_ref()
+            .err()
+            .is_some_and(|e| format!("{e:#}").contains("Access denied")),
+        "{:?}",
+        refused.err()
+    );
+
     // read_only on the backend: ProxySQL's replication hostgroups take it out of the
     // writers and keep it as a reader; writes through ProxySQL then fail, reads work.
     db.ok("SET GLOBAL read_only = 1");
