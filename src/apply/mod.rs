@@ -5,6 +5,7 @@ mod cloud_steps;
 mod eni_persist;
 mod files;
 mod networkd;
+mod proxysql_runtime;
 mod steps;
 mod vendor_repo;
 

@@ -3,7 +3,7 @@
 //! repository, AWS).
 
 use super::cloud_steps::{self, AwsStep};
-use super::{files, networkd, vendor_repo, ApplyInput, StepResult};
+use super::{files, networkd, proxysql_runtime, vendor_repo, ApplyInput, StepResult};
 use crate::host::Host;
 use crate::journal::{NodeJournal, Status, Undo};
 use crate::plan::Step;
@@ -141,6 +141,9 @@ pub(super) fn apply_step(
             }
             Ok((status, note))
         }
+        Step::LoadProxysqlRuntime { service, batch, .. } => {
+            proxysql_runtime::load(host, journal, input, service, batch)
+        }
         Step::KeepAddresses { interface, what } => {
             networkd::keep_addresses(host, journal, input, interface, what)
         }
@@ -197,6 +200,18 @@ pub(super) fn apply_step(
                     Some("running, its configuration unchanged: left alone".into()),
                 ));
             }
+            // A change ProxySQL takes through its admin interface (the next step): no
+            // restart, which would drop every client connection and ignore the change.
+            let live =
+                input.plan.steps.iter().any(
+                    |s| matches!(s, Step::LoadProxysqlRuntime { service: s, .. } if s == service),
+                );
+            if active && live {
+                return Ok((
+                    Status::AlreadyDone,
+                    Some("running: its changed configuration is loaded live next".into()),
+                ));
+            }
             let recorded = journal.entries.iter().any(
                 |e| matches!(&e.undo, Undo::RevertServiceState { name, .. } if name == service),
             );
@@ -226,7 +241,11 @@ pub(super) fn apply_step(
                 verb = "restart";
                 host.systemctl(verb, service)?;
             }
-            journal.meta.reload_due.remove(service);
+            // Started: a ProxySQL that ran before kept its database and ignored the file;
+            // the change is still due for the live load.
+            if !live {
+                journal.meta.reload_due.remove(service);
+            }
             match index {
                 Some(index) => journal.done(host, index)?,
                 None => journal.save(host)?,

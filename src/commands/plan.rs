@@ -46,6 +46,11 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         profile: &loaded.profile,
         distro: distro.as_ref(),
         netstack: crate::netstack::detect(&crate::host::RealHost),
+        proxysql_runtime: crate::render::proxysql_runtime::desired(
+            &loaded.cluster,
+            &loaded.profile,
+            &secrets,
+        ),
         files: &files,
         warnings,
     });

@@ -31,6 +31,11 @@ pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyho
         profile: &loaded.profile,
         distro: distro.as_ref(),
         netstack: crate::netstack::detect(&crate::host::RealHost),
+        proxysql_runtime: crate::render::proxysql_runtime::desired(
+            &loaded.cluster,
+            &loaded.profile,
+            secrets,
+        ),
         files: &files,
         warnings: vec![],
     });

@@ -47,6 +47,12 @@ pub struct FakeHost {
     pub package_defaults: RefCell<BTreeMap<PathBuf, Vec<u8>>>,
     /// Units systemd does not know (their package is gone).
     pub missing_units: RefCell<BTreeSet<String>>,
+    /// What a statement run with `sql` answers (an empty result otherwise); every
+    /// statement run, in order.
+    pub sql_results: RefCell<BTreeMap<String, super::mysql_wire::QueryResult>>,
+    pub sql_log: RefCell<Vec<String>>,
+    /// Send `sql` to the real server on loopback instead (a test's own ProxySQL).
+    pub sql_for_real: std::cell::Cell<bool>,
     ops: std::cell::Cell<usize>,
 }
 
@@ -85,6 +91,31 @@ impl FakeHost {
 }
 
 impl Host for FakeHost {
+    fn sql(
+        &self,
+        port: u16,
+        user: &str,
+        password: &str,
+        statements: &[String],
+    ) -> anyhow::Result<Vec<super::mysql_wire::QueryResult>> {
+        self.op("sql", format!("{user}@127.0.0.1:{port}"))?;
+        self.sql_log.borrow_mut().extend(statements.iter().cloned());
+        if self.sql_for_real.get() {
+            return super::RealHost.sql(port, user, password, statements);
+        }
+        statements
+            .iter()
+            .map(|sql| {
+                Ok(self
+                    .sql_results
+                    .borrow()
+                    .get(sql)
+                    .cloned()
+                    .unwrap_or_default())
+            })
+            .collect()
+    }
+
     fn read(&self, path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
         Ok(self.state.borrow().files.get(path).map(|(b, _)| b.clone()))
     }

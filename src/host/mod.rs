@@ -16,6 +16,12 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
+/// The first two words of a statement ("INSERT INTO"), for messages: its values may be
+/// passwords.
+pub fn sql_head(sql: &str) -> String {
+    sql.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
 /// The package manager that installs and removes packages on this host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -139,6 +145,16 @@ pub trait Host {
     fn ipv4_addresses(&self, device: Option<&str>) -> anyhow::Result<Vec<Ipv4Addr>>;
     /// Run a command (validators, `ip`) and report what it said.
     fn run(&self, argv: &[String]) -> anyhow::Result<CommandOutput>;
+    /// Run `statements` in order on the MySQL-protocol server at 127.0.0.1:`port`
+    /// (ProxySQL's admin interface), logged in as `user`; stops at the first error, which
+    /// names the statement's first words (never its values: they hold passwords).
+    fn sql(
+        &self,
+        port: u16,
+        user: &str,
+        password: &str,
+        statements: &[String],
+    ) -> anyhow::Result<Vec<mysql_wire::QueryResult>>;
     /// [`Host::run`] for a command written out in place.
     fn run_str(&self, argv: &[&str]) -> anyhow::Result<CommandOutput> {
         let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();

@@ -17,6 +17,12 @@ pub fn journal(state_dir: &Path) -> PathBuf {
     state_dir.join(JOURNAL_FILE)
 }
 
+/// What ProxySQL's admin interface held before setup first loaded a change into it: the
+/// statements that put it back (root-only: it holds passwords).
+pub fn proxysql_snapshot(state_dir: &Path) -> PathBuf {
+    state_dir.join("proxysql-before.json")
+}
+
 pub fn iam_journal(state_dir: &Path) -> PathBuf {
     state_dir.join(IAM_JOURNAL_FILE)
 }

@@ -206,6 +206,13 @@ mod tests {
                 r#"{"state":"done","undo":"reload-networkd"}"#,
             ),
             (
+                Undo::RestoreProxysqlRuntime {
+                    service: "proxysql".into(),
+                    snapshot: "/var/lib/hakit/proxysql-before.json".into(),
+                },
+                r#"{"state":"done","undo":"restore-proxysql-runtime","service":"proxysql","snapshot":"/var/lib/hakit/proxysql-before.json"}"#,
+            ),
+            (
                 Undo::ReloadNetworkManager,
                 r#"{"state":"done","undo":"reload-network-manager"}"#,
             ),

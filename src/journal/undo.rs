@@ -82,6 +82,12 @@ pub enum Undo {
     IfdownInterface {
         interface: String,
     },
+    /// Put back, through ProxySQL's admin interface, the configuration `snapshot` (a
+    /// root-only file in the state dir) holds, if `service` runs; then remove the file.
+    RestoreProxysqlRuntime {
+        service: String,
+        snapshot: PathBuf,
+    },
     /// Disassociate the Elastic IP if (and only if) it is still on this ENI. Never release it.
     DisassociateEip {
         allocation_id: String,
@@ -148,6 +154,9 @@ impl Change for Undo {
             }
             Undo::IfdownInterface { interface } => {
                 format!("take {interface} down through ifupdown (ifdown)")
+            }
+            Undo::RestoreProxysqlRuntime { service, .. } => {
+                format!("put back the configuration the running {service} had (admin interface)")
             }
             Undo::DisassociateEip {
                 allocation_id,
@@ -313,6 +322,22 @@ impl Undo {
                 // removes next.
                 let _ = host.run_str(&["ifdown", "--force", interface]);
                 Ok(())
+            }
+            Undo::RestoreProxysqlRuntime { service, snapshot } => {
+                // Recorded before the file is written: no file, nothing was loaded.
+                let Some(bytes) = host.read(snapshot)? else {
+                    return Ok(());
+                };
+                let batch: crate::render::proxysql_runtime::AdminBatch =
+                    serde_json::from_slice(&bytes)
+                        .with_context(|| format!("reading {}", snapshot.display()))?;
+                // Not running: what it loads at its next start is the database the
+                // restored proxysql.cnf does not change; nothing can be put back now.
+                if host.has_systemd() && host.service_active(service)? {
+                    host.sql(batch.port, &batch.user, &batch.password, &batch.statements)
+                        .with_context(|| format!("putting back {service}'s configuration"))?;
+                }
+                host.remove_file(snapshot)
             }
             Undo::UnconfigureInterface {
                 interface,

@@ -11,6 +11,7 @@ use crate::host::PackageManager;
 use crate::netstack::NetStack;
 use crate::preflight::{Permission, Verdict};
 use crate::profile::Profile;
+use crate::render::proxysql_runtime::AdminBatch;
 use crate::render::{validate_command, FileKind, RenderedFile};
 use crate::role::{Role, Target};
 use crate::vendor_repo;
@@ -47,6 +48,8 @@ pub struct PlanInput<'a> {
     /// The network manager that owns this host's interfaces: how the ENI's configuration
     /// is kept (aws-eip).
     pub netstack: NetStack,
+    /// ProxySQL profiles: the configuration as admin-interface statements.
+    pub proxysql_runtime: Option<AdminBatch>,
     pub files: &'a [RenderedFile],
     pub warnings: Vec<String>,
 }
@@ -60,6 +63,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         profile,
         distro,
         netstack,
+        proxysql_runtime,
         files,
         warnings,
     } = input;
@@ -185,6 +189,17 @@ pub fn build(input: PlanInput<'_>) -> Plan {
             configs,
             reload,
         });
+        // After the start: a ProxySQL that had run before ignores proxysql.cnf at start.
+        if let Some(batch) = proxysql_runtime
+            .as_ref()
+            .filter(|_| service == profile.service)
+        {
+            steps.push(Step::LoadProxysqlRuntime {
+                service: service.to_string(),
+                port: batch.port,
+                batch: batch.clone(),
+            });
+        }
     }
     Plan {
         cluster: cluster.name.clone(),

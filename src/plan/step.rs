@@ -4,6 +4,7 @@
 
 use crate::host::PackageManager;
 use crate::render::eni_persist::EniPersist;
+use crate::render::proxysql_runtime::AdminBatch;
 use crate::render::{FileKind, RenderedFile};
 use crate::vendor_repo::RepoFile;
 use serde::{Serialize, Serializer};
@@ -89,6 +90,15 @@ pub enum Step {
     KeepAddresses {
         interface: String,
         what: String,
+    },
+    /// Where ProxySQL runs and its config changed: load the change through its admin
+    /// interface (it reads proxysql.cnf only into a new database), no restart.
+    LoadProxysqlRuntime {
+        service: String,
+        port: u16,
+        /// The statements, with passwords: never shown.
+        #[serde(skip)]
+        batch: AdminBatch,
     },
     EnableService {
         service: String,
@@ -228,6 +238,10 @@ impl fmt::Display for Step {
             Step::KeepAddresses { interface, what } => write!(
                 f,
                 "keep {what} on {interface} when systemd-networkd configures it again (a drop-in for its .network file, where networkd manages {interface})"
+            ),
+            Step::LoadProxysqlRuntime { service, port, .. } => write!(
+                f,
+                "if {service} runs and its config changed: load servers, users and query rules into it through its admin interface (127.0.0.1:{port}), saved to its database, without a restart"
             ),
             Step::EnableService { service } => write!(f, "enable {service} at boot"),
             Step::RestartService {

@@ -9,6 +9,7 @@ pub mod eni_persist;
 pub mod eni_stanza;
 pub mod eni_unit;
 pub mod networkd_keep;
+pub mod proxysql_runtime;
 mod templates;
 pub mod tree_check;
 

@@ -6,6 +6,7 @@
 //! moves to the reader hostgroup.
 
 use crate::common::{require_tool, TEST_SECRETS};
+use hakit::host::Host;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -226,6 +227,26 @@ impl Proxysql {
     }
 }
 
+/// Until app logs in through the client port and hakit through the admin interface
+/// (which listens a moment after the client port), bounded; how long the login took.
+fn wait_ready(port: u16, admin: u16) -> Duration {
+    let took = wait_for("ProxySQL to let app in", Duration::from_secs(30), || {
+        client(port, "app", APP_PASSWORD, "SELECT 1")
+            .status
+            .success()
+    });
+    wait_for(
+        "ProxySQL's admin interface",
+        Duration::from_secs(30),
+        || {
+            client(admin, "hakit", ADMIN_PASSWORD, "SELECT 1")
+                .status
+                .success()
+        },
+    );
+    took
+}
+
 fn ready(what: &str) -> Option<PathBuf> {
     for tool in ["mariadbd", "mariadb-install-db", "mariadb"] {
         if !require_tool(tool) {
@@ -258,11 +279,7 @@ fn a_configured_user_logs_in_through_proxysql_and_the_monitor_follows_read_only(
     assert!(cnf.contains("username=\"app\""), "{cnf}");
 
     // A client logs in as the configured user and its query reaches the backend.
-    let took = wait_for("ProxySQL to let app in", Duration::from_secs(30), || {
-        client(port, "app", APP_PASSWORD, "SELECT 1")
-            .status
-            .success()
-    });
+    let took = wait_ready(port, admin);
     let rows = client_ok(
         port,
         "app",
@@ -354,4 +371,167 @@ fn a_configured_user_logs_in_through_proxysql_and_the_monitor_follows_read_only(
         || admin_sql("SELECT GROUP_CONCAT(hostgroup_id) FROM runtime_mysql_servers").trim() == "20",
     );
     eprintln!("figure: ProxySQL moved a read_only backend to the readers in {took:?}");
+}
+
+/// The cluster file's ProxySQL configuration for `backends`, as setup's steps for it: the
+/// rendered proxysql.cnf (a change makes ProxySQL's reload due) and the live load.
+fn live_steps(backends: &[u16], port: u16, admin: u16) -> Vec<hakit::plan::Step> {
+    let mut text = cluster_file(backends[0], port, admin, "");
+    for extra in &backends[1..] {
+        text = text.replace(
+            "\n[vip]",
+            &format!("\n[[backend]]\naddress = \"127.0.0.1:{extra}\"\n\n[vip]"),
+        );
+    }
+    let cluster = crate::common::parse(&text);
+    let profile = crate::common::shipped_profile("proxysql");
+    let secrets = hakit::secrets::Secrets::parse(&format!(
+        "{TEST_SECRETS}\n[proxysql_users]\napp = \"{APP_PASSWORD}\"\n"
+    ))
+    .expect("secrets");
+    let target = hakit::role::select(&cluster, hakit::role::Role::Master, None).expect("role");
+    let files = hakit::render::render(&hakit::render::RenderInput {
+        cluster: &cluster,
+        target: &target,
+        profile: &profile,
+        secrets: &secrets,
+        templates: None,
+    })
+    .expect("render");
+    let cnf = files
+        .into_iter()
+        .find(|f| f.path.ends_with("proxysql.cnf"))
+        .expect("proxysql.cnf");
+    let batch =
+        hakit::render::proxysql_runtime::desired(&cluster, &profile, &secrets).expect("batch");
+    vec![
+        hakit::plan::Step::WriteFile {
+            file: cnf,
+            reloads: Some("proxysql".into()),
+        },
+        hakit::plan::Step::LoadProxysqlRuntime {
+            service: "proxysql".into(),
+            port: batch.port,
+            batch,
+        },
+    ]
+}
+
+/// Setup's live load against the real ProxySQL (the host otherwise in memory, with
+/// ProxySQL "running"): a second backend reaches ProxySQL's runtime without a restart and
+/// an open client session keeps working; a re-run with nothing changed sends nothing;
+/// rollback puts back what ProxySQL had before.
+#[test]
+fn a_changed_configuration_is_loaded_live_and_rolled_back() {
+    let Some(binary) = ready("proxysql live reconfiguration") else {
+        return;
+    };
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("proxysql-live");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let dbs = [
+        Mariadb::start(&dir.join("db1")),
+        Mariadb::start(&dir.join("db2")),
+    ];
+    for db in &dbs {
+        db.ok(&format!(
+            "CREATE USER 'app'@'%' IDENTIFIED BY '{APP_PASSWORD}'; GRANT ALL ON *.* TO 'app'@'%';\
+             CREATE USER 'hakit_monitor'@'%' IDENTIFIED BY '{MONITOR_PASSWORD}';\
+             GRANT USAGE, REPLICATION CLIENT ON *.* TO 'hakit_monitor'@'%';"
+        ));
+    }
+    let (port, admin) = (free_port(), free_port());
+    let _px = Proxysql::start(&binary, &dir, &cluster_file(dbs[0].port, port, admin, ""));
+    wait_ready(port, admin);
+    let servers = || {
+        let out = client_ok(
+            admin,
+            "hakit",
+            ADMIN_PASSWORD,
+            "SELECT port FROM runtime_mysql_servers WHERE hostgroup_id = 10 ORDER BY port",
+        );
+        out.split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(servers(), vec![dbs[0].port.to_string()]);
+
+    let host = crate::cloud_steps::host();
+    host.state.borrow_mut().running.insert("proxysql".into());
+    host.sql_for_real.set(true);
+    let run = |steps: Vec<hakit::plan::Step>| -> Vec<hakit::apply::Status> {
+        let plan = crate::cloud_steps::plan(steps);
+        let input = hakit::apply::ApplyInput {
+            plan: &plan,
+            cluster: &crate::common::parse(&cluster_file(dbs[0].port, port, admin, "")),
+            cloud: None,
+            facts: None,
+            state_dir: Path::new("/var/lib/hakit"),
+            no_start: false,
+            skip_cloud: true,
+            crash_after: None,
+            crash_at: None,
+            templates: None,
+        };
+        hakit::apply::apply(&host, &input, &mut |_: &_| {})
+            .expect("apply")
+            .into_iter()
+            .map(|r| r.status)
+            .collect()
+    };
+    use hakit::apply::Status::{AlreadyDone, Applied};
+    let before = host.snapshot();
+
+    // The first setup writes proxysql.cnf: what ProxySQL holds is kept, then loaded.
+    assert_eq!(
+        run(live_steps(&[dbs[0].port], port, admin)),
+        [Applied, Applied]
+    );
+    assert!(host
+        .read(Path::new("/var/lib/hakit/proxysql-before.json"))
+        .expect("read")
+        .is_some());
+    let mut session = hakit::host::mysql_wire::Conn::connect(
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        "app",
+        APP_PASSWORD,
+        Duration::from_secs(3),
+    )
+    .expect("a client session");
+    session.query("SELECT 1").expect("the session works");
+
+    // A second backend: loaded live, the open session still answers.
+    assert_eq!(
+        run(live_steps(&[dbs[0].port, dbs[1].port], port, admin)),
+        [Applied, Applied]
+    );
+    let mut both = vec![dbs[0].port.to_string(), dbs[1].port.to_string()];
+    both.sort();
+    wait_for(
+        "both backends in the writer hostgroup",
+        Duration::from_secs(10),
+        || servers() == both,
+    );
+    session
+        .query("SELECT 1")
+        .expect("the session opened before the change still works");
+
+    // Nothing changed: nothing is sent.
+    let sent = host.sql_log.borrow().len();
+    assert_eq!(
+        run(live_steps(&[dbs[0].port, dbs[1].port], port, admin)),
+        [AlreadyDone, AlreadyDone]
+    );
+    assert_eq!(
+        host.sql_log.borrow().len(),
+        sent,
+        "a re-run sent statements"
+    );
+
+    // Rollback: ProxySQL's configuration as before the first load, the host as before.
+    let report = hakit::rollback::rollback(&host, None, Path::new("/var/lib/hakit"), false)
+        .expect("rollback");
+    assert!(report.remaining.is_empty(), "{report:?}");
+    assert_eq!(servers(), vec![dbs[0].port.to_string()]);
+    assert_eq!(host.snapshot(), before, "the host as before");
 }

@@ -89,6 +89,29 @@ fn lookup_name(file: &str, id: u32) -> String {
 }
 
 impl Host for RealHost {
+    fn sql(
+        &self,
+        port: u16,
+        user: &str,
+        password: &str,
+        statements: &[String],
+    ) -> anyhow::Result<Vec<super::mysql_wire::QueryResult>> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut conn = super::mysql_wire::Conn::connect(
+            addr,
+            user,
+            password,
+            std::time::Duration::from_secs(5),
+        )?;
+        statements
+            .iter()
+            .map(|sql| {
+                conn.query(sql)
+                    .with_context(|| format!("`{} ...` on {addr}", super::sql_head(sql)))
+            })
+            .collect()
+    }
+
     fn read(&self, path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
         read(path)
     }
