@@ -174,11 +174,21 @@ pub fn cluster_file(backend_port: u16, port: u16, admin_port: u16, extra: &str) 
 /// ProxySQL started from the proxysql.cnf `hakit render` writes for `cluster`, with its
 /// datadir in `dir`.
 pub struct Proxysql {
-    _process: Killed,
+    process: Killed,
     pub cnf: PathBuf,
 }
 
 impl Proxysql {
+    pub fn pid(&self) -> u32 {
+        self.process.0.id()
+    }
+
+    /// SIGKILL and reap it (bounded: kill cannot be refused).
+    pub fn stop(&mut self) {
+        let _ = self.process.0.kill();
+        let _ = self.process.0.wait();
+    }
+
     pub fn start(binary: &Path, dir: &Path, cluster: &str) -> Proxysql {
         let config = dir.join("cluster.toml");
         std::fs::write(&config, cluster).expect("cluster file");
@@ -221,7 +231,7 @@ impl Proxysql {
             .spawn()
             .expect("proxysql");
         Proxysql {
-            _process: Killed(process),
+            process: Killed(process),
             cnf,
         }
     }
@@ -534,4 +544,57 @@ fn a_changed_configuration_is_loaded_live_and_rolled_back() {
     assert!(report.remaining.is_empty(), "{report:?}");
     assert_eq!(servers(), vec![dbs[0].port.to_string()]);
     assert_eq!(host.snapshot(), before, "the host as before");
+}
+
+/// The proxysql profile's health check, as rendered, against the real ProxySQL: healthy
+/// while it runs, unhealthy while it is hung (SIGSTOP: the kernel still completes the TCP
+/// handshake) and once it is stopped.
+#[test]
+fn the_health_check_fails_on_a_hung_or_stopped_proxysql() {
+    let Some(binary) = ready("the proxysql health check") else {
+        return;
+    };
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("proxysql-check");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let db = Mariadb::start(&dir.join("db"));
+    let (port, admin) = (free_port(), free_port());
+    let mut px = Proxysql::start(&binary, &dir, &cluster_file(db.port, port, admin, ""));
+    let check = dir.join("rendered/usr/local/libexec/hakit/check_proxy_greets.sh");
+    let script = std::fs::read_to_string(&check).expect("the rendered check");
+    assert!(script.contains(&format!("/127.0.0.1/{port}")), "{script}");
+    let healthy = || {
+        Command::new("bash")
+            .arg(&check)
+            .status()
+            .expect("bash")
+            .success()
+    };
+    wait_for(
+        "the check to pass on a running ProxySQL",
+        Duration::from_secs(30),
+        healthy,
+    );
+    let pid = px.pid().to_string();
+    let signal = |sig: &str| {
+        assert!(Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill")
+            .success())
+    };
+    signal("-STOP");
+    let started = Instant::now();
+    let hung = healthy();
+    let took = started.elapsed();
+    signal("-CONT");
+    assert!(!hung, "the check passed on a SIGSTOPped ProxySQL");
+    eprintln!("figure: the greeting check failed a hung ProxySQL in {took:?}");
+    wait_for(
+        "the check to pass again after SIGCONT",
+        Duration::from_secs(10),
+        healthy,
+    );
+    px.stop();
+    assert!(!healthy(), "the check passed on a stopped ProxySQL");
 }
