@@ -15,6 +15,7 @@ mod common;
 mod crash_points;
 mod e2e;
 mod emulator;
+mod galera_real;
 mod iam;
 mod journal_steps;
 mod keepalived_rules;

@@ -69,12 +69,17 @@ pub fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) ->
 /// A private MariaDB server on 127.0.0.1:`port`, data in `dir`.
 pub struct Mariadb {
     pub port: u16,
-    socket: PathBuf,
-    _server: Killed,
+    pub socket: PathBuf,
+    server: Killed,
 }
 
 impl Mariadb {
     pub fn start(dir: &Path) -> Mariadb {
+        Mariadb::start_with(dir, &[])
+    }
+
+    /// The same with more server options (Galera's).
+    pub fn start_with(dir: &Path, options: &[String]) -> Mariadb {
         let data = dir.join("data");
         std::fs::create_dir_all(&data).expect("datadir");
         let out = Command::new("mariadb-install-db")
@@ -97,6 +102,7 @@ impl Mariadb {
             .arg(format!("--log-error={}", dir.join("error.log").display()))
             .arg(format!("--port={port}"))
             .args(["--bind-address=127.0.0.1", "--user=root", "--skip-log-bin"])
+            .args(options)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -105,12 +111,18 @@ impl Mariadb {
         let db = Mariadb {
             port,
             socket,
-            _server: Killed(server),
+            server: Killed(server),
         };
         wait_for("MariaDB to answer", Duration::from_secs(30), || {
             db.sql("SELECT 1").status.success()
         });
         db
+    }
+
+    /// SIGKILL the server and reap it.
+    pub fn stop(&mut self) {
+        let _ = self.server.0.kill();
+        let _ = self.server.0.wait();
     }
 
     /// Run `sql` as root over the socket.
