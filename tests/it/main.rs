@@ -16,6 +16,7 @@ mod crash_points;
 mod e2e;
 mod emulator;
 mod galera_real;
+mod haproxy_real;
 mod iam;
 mod journal_steps;
 mod keepalived_rules;

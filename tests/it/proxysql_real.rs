@@ -45,7 +45,15 @@ pub fn free_port() -> u16 {
 }
 
 /// A child process killed (and reaped) on drop.
-pub struct Killed(Child);
+pub struct Killed(pub Child);
+
+impl Killed {
+    /// SIGKILL and reap it now.
+    pub fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -121,8 +129,7 @@ impl Mariadb {
 
     /// SIGKILL the server and reap it.
     pub fn stop(&mut self) {
-        let _ = self.server.0.kill();
-        let _ = self.server.0.wait();
+        self.server.stop();
     }
 
     /// Run `sql` as root over the socket.
@@ -197,8 +204,7 @@ impl Proxysql {
 
     /// SIGKILL and reap it (bounded: kill cannot be refused).
     pub fn stop(&mut self) {
-        let _ = self.process.0.kill();
-        let _ = self.process.0.wait();
+        self.process.stop();
     }
 
     pub fn start(binary: &Path, dir: &Path, cluster: &str) -> Proxysql {
