@@ -19,6 +19,21 @@ pub struct InterfaceConfig {
 }
 
 impl InterfaceConfig {
+    /// ens6 at 192.0.2.140/25 (device index 1, table 10001), for tests.
+    #[cfg(test)]
+    pub fn example() -> InterfaceConfig {
+        InterfaceConfig::new(
+            "ens6",
+            "0e:11:22:33:44:55",
+            "192.0.2.140",
+            "192.0.2.128/25",
+            1,
+        )
+        .expect("a valid example")
+    }
+}
+
+impl InterfaceConfig {
     /// From the ENI's address, its subnet's CIDR and its device index.
     pub fn new(
         interface: &str,

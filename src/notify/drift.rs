@@ -148,14 +148,7 @@ mod tests {
     #[test]
     fn a_missing_address_is_named_and_put_back_from_the_unit() {
         let cluster = cluster();
-        let config = InterfaceConfig::new(
-            "ens6",
-            "0e:11:22:33:44:55",
-            "192.0.2.140",
-            "192.0.2.128/25",
-            1,
-        )
-        .expect("config");
+        let config = InterfaceConfig::example();
         let unit = crate::render::eni_persist::render(
             EniPersist::NetworkManager,
             &cluster.paths,

@@ -171,14 +171,7 @@ mod tests {
     /// form's file parses as another's.
     #[test]
     fn every_form_reads_back_and_only_as_itself() {
-        let config = InterfaceConfig::new(
-            "ens6",
-            "0e:11:22:33:44:55",
-            "192.0.2.140",
-            "192.0.2.128/25",
-            1,
-        )
-        .expect("config");
+        let config = InterfaceConfig::example();
         let facts = UnitFacts {
             mac: "0e:11:22:33:44:55".into(),
             address: "192.0.2.140".into(),

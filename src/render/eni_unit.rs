@@ -91,14 +91,7 @@ mod tests {
     use super::*;
 
     fn config() -> InterfaceConfig {
-        InterfaceConfig::new(
-            "ens6",
-            "0e:11:22:33:44:55",
-            "192.0.2.140",
-            "192.0.2.128/25",
-            1,
-        )
-        .expect("config")
+        InterfaceConfig::example()
     }
 
     #[test]

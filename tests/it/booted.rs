@@ -75,18 +75,7 @@ pub fn rootfs(suite: &str) -> PathBuf {
         "apt-get update -qq && apt-get install -y -qq --download-only {} >/dev/null && systemctl enable -q systemd-networkd",
         CACHED_PACKAGES.join(" ")
     );
-    ok(&[
-        "systemd-nspawn",
-        "-D",
-        t,
-        "--register=no",
-        "--keep-unit",
-        "--pipe",
-        "-q",
-        "sh",
-        "-c",
-        &fetch,
-    ]);
+    in_rootfs(t, &fetch);
     std::fs::write(tmp.join(".complete"), "").expect("mark");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&tmp, &dir).expect("rename");
@@ -153,20 +142,7 @@ pub fn rootfs_with(suite: &str, stack: Stack) -> PathBuf {
     let _ = std::fs::remove_dir_all(&tmp);
     let t = tmp.to_str().expect("utf8");
     ok(&["cp", "-a", base.to_str().expect("utf8"), t]);
-    ok(&[
-        "systemd-nspawn",
-        "-D",
-        t,
-        "--register=no",
-        "--keep-unit",
-        "--pipe",
-        "-q",
-        "env",
-        "DEBIAN_FRONTEND=noninteractive",
-        "sh",
-        "-c",
-        &install,
-    ]);
+    in_rootfs(t, &install);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&tmp, &dir).expect("rename");
     cleanup_cgroups();
@@ -176,6 +152,24 @@ pub fn rootfs_with(suite: &str, stack: Stack) -> PathBuf {
         started.elapsed().as_secs_f64()
     );
     dir
+}
+
+/// Run `script` in the root filesystem at `root` (not booted), with the host's network.
+fn in_rootfs(root: &str, script: &str) {
+    ok(&[
+        "systemd-nspawn",
+        "-D",
+        root,
+        "--register=no",
+        "--keep-unit",
+        "--pipe",
+        "-q",
+        "env",
+        "DEBIAN_FRONTEND=noninteractive",
+        "sh",
+        "-c",
+        script,
+    ]);
 }
 
 /// nspawn leaves empty `payload` and `supervisor` cgroups where it ran; remove them (only

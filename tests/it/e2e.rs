@@ -30,6 +30,8 @@ const NODE_NAMES: [&str; 3] = ["n1", "n2", "n3"];
 const NODE_IPS: [&str; 3] = ["192.0.2.11", "192.0.2.12", "192.0.2.13"];
 /// The link-local marker keepalived puts on the VRRP master's `lo` (aws-eip mode).
 const MARKER: &str = "169.254.250.51";
+/// The ProxySQL lab's MariaDB, on the aws host beside the banner server's 3306.
+const PROXYSQL_BACKEND_PORT: u16 = 3307;
 /// No helper outlives this, even if the test process dies without cleaning up.
 pub const LIFETIME_S: &str = "900";
 
@@ -261,9 +263,29 @@ struct Node {
     bin: PathBuf,
     keepalived: Option<Daemon>,
     haproxy: Option<Daemon>,
+    proxysql: Option<Daemon>,
 }
 
 impl Node {
+    /// ProxySQL (the vendored binary) from the proxysql.cnf setup wrote, its database
+    /// outside the node's tree (rollback's comparison covers the tree).
+    fn start_proxysql(&mut self, binary: &Path, datadir: &Path) {
+        std::fs::create_dir_all(datadir).expect("datadir");
+        let cnf = self.root.join("etc/proxysql.cnf");
+        self.proxysql = Some(self.ns.spawn(
+            &[
+                &binary.display().to_string(),
+                "-f",
+                "--no-version-check",
+                "-c",
+                &cnf.display().to_string(),
+                "-D",
+                &datadir.display().to_string(),
+            ],
+            &datadir.join("proxysql.out"),
+        ));
+    }
+
     fn start_haproxy(&mut self) {
         let cfg = self.root.join("etc/haproxy/haproxy.cfg");
         let daemon = self.ns.spawn(
@@ -534,7 +556,14 @@ fn add_instances(endpoint: &str, world: &mut World, count: usize) {
     });
 }
 
-fn cluster_file(mode: &str, node_root: &Path, world: &World, extra: &str, count: usize) -> String {
+fn cluster_file(
+    mode: &str,
+    profile: &str,
+    node_root: &Path,
+    world: &World,
+    extra: &str,
+    count: usize,
+) -> String {
     let r = node_root.display();
     let nodes: String = (0..count)
         .map(|i| {
@@ -544,12 +573,18 @@ fn cluster_file(mode: &str, node_root: &Path, world: &World, extra: &str, count:
             )
         })
         .collect();
+    // The ProxySQL lab's backend is a real MariaDB beside the lab's banner server.
+    let backend_port = if profile == "haproxy" {
+        3306
+    } else {
+        PROXYSQL_BACKEND_PORT
+    };
     let mode_table = match mode {
         "aws-eip" => format!("[aws]\neip_allocation_id = \"{}\"\nregion = \"{REGION}\"\nendpoint_url = \"http://{AWS_IP}:5000\"\n", world.allocation_id),
         _ => "[vip]\naddress = \"192.0.2.50/24\"\ninterface = \"eth0\"\n".to_string(),
     };
     format!(
-        "name = \"lab\"\nmode = \"{mode}\"\nprofile = \"haproxy\"\n\n{nodes}[[backend]]\naddress = \"{AWS_IP}:3306\"\n\n{mode_table}\n[vrrp]\nvirtual_router_id = 51\ninterface = \"eth0\"\n{extra}\n[check]\n# keepalived's process connector does not work inside a network namespace.\ntrack_process = false\n\n[paths]\nkeepalived_dir = \"{r}/etc/keepalived\"\nconfig_dir = \"{r}/etc/hakit\"\nstate_dir = \"{r}/var/lib/hakit\"\nscript_dir = \"{r}/usr/local/libexec/hakit\"\nlog_dir = \"{r}/var/log/hakit\"\nrun_dir = \"{r}/run/hakit\"\ntmpfiles_dir = \"{r}/etc/tmpfiles.d\"\nproxy_config_dir = \"{r}/etc/haproxy\"\nnetwork_dir = \"{r}/etc/systemd/network\"\n",
+        "name = \"lab\"\nmode = \"{mode}\"\nprofile = \"{profile}\"\n\n{nodes}[[backend]]\naddress = \"{AWS_IP}:{backend_port}\"\n\n{mode_table}\n[vrrp]\nvirtual_router_id = 51\ninterface = \"eth0\"\n{extra}\n[check]\n# keepalived's process connector does not work inside a network namespace.\ntrack_process = false\n\n[paths]\nkeepalived_dir = \"{r}/etc/keepalived\"\nconfig_dir = \"{r}/etc/hakit\"\nstate_dir = \"{r}/var/lib/hakit\"\nscript_dir = \"{r}/usr/local/libexec/hakit\"\nlog_dir = \"{r}/var/log/hakit\"\nrun_dir = \"{r}/run/hakit\"\ntmpfiles_dir = \"{r}/etc/tmpfiles.d\"\nproxy_config_dir = \"{r}/etc/haproxy\"\nnetwork_dir = \"{r}/etc/systemd/network\"\n",
     )
 }
 
@@ -563,6 +598,11 @@ fn install_hakit_at(path: &Path) {
 
 /// A lab of `count` nodes (2 or 3), named n1.. in priority order.
 fn lab(name: &str, mode: &str, vrrp_extra: &str, count: usize) -> Option<Lab> {
+    lab_with(name, mode, "haproxy", vrrp_extra, count)
+}
+
+/// The same with `profile` (a shipped name, or a profile file in the lab's directory).
+fn lab_with(name: &str, mode: &str, profile: &str, vrrp_extra: &str, count: usize) -> Option<Lab> {
     if !must_run_privileged("the end-to-end lab (network namespaces)") {
         return None;
     }
@@ -617,7 +657,7 @@ fn lab(name: &str, mode: &str, vrrp_extra: &str, count: usize) -> Option<Lab> {
         let config = dir.join(format!("{name}.toml"));
         std::fs::write(
             &config,
-            cluster_file(mode, &root, &world, vrrp_extra, count),
+            cluster_file(mode, profile, &root, &world, vrrp_extra, count),
         )
         .expect("config");
         let bin = dir.join("opt").join(name).join("bin/hakit");
@@ -630,6 +670,7 @@ fn lab(name: &str, mode: &str, vrrp_extra: &str, count: usize) -> Option<Lab> {
             bin,
             keepalived: None,
             haproxy: None,
+            proxysql: None,
         });
     }
     for node in &nodes {
@@ -981,22 +1022,54 @@ fn aws_eip_failover_lab() {
         "nopreempt again after the proxy came back"
     );
 
-    // 5. split brain: VRRP cut between the nodes while both reach the EC2 API.
+    // 5. split brain: VRRP cut between the nodes while both reach the EC2 API. n1 holds
+    // the address and stays master; n2 hears no adverts and becomes master too, taking
+    // the address once; n1's reconcile sees n2's fresh master report and leaves it there.
+    // History from EC2's side: the holder sampled every 100 ms.
+    let masters_logged = |n: &Node| {
+        std::fs::read_to_string(n.root.join("var/log/hakit/failover.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("state=master"))
+            .count()
+    };
+    let n1_masters = masters_logged(&lab.nodes[0]);
+    let n2_masters = masters_logged(&lab.nodes[1]);
+    let mut history = vec![lab.holder()];
+    assert_eq!(
+        history[0].as_deref(),
+        Some(eni1.as_str()),
+        "n1 holds the EIP before the cut"
+    );
+    let mut both_masters = false;
     lab.vrrp_link(false);
-    let mut changes = 0;
-    let mut last = lab.holder();
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(6) {
+    while start.elapsed() < Duration::from_secs(8) {
         let now = lab.holder();
-        if now != last {
-            changes += 1;
-            last = now;
+        if history.last() != Some(&now) {
+            history.push(now);
         }
+        both_masters |= lab.nodes.iter().all(|n| n.holds_marker(MARKER));
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(
-        changes <= 1,
-        "the EIP changed hands {changes} times during the split"
+        both_masters,
+        "the cut made no split brain: both nodes were never VRRP master at once"
+    );
+    assert_eq!(
+        history,
+        vec![Some(eni1.clone()), Some(eni2.clone())],
+        "EC2's view during the split: the EIP moves once, to the node that became master"
+    );
+    assert_eq!(
+        masters_logged(&lab.nodes[1]),
+        n2_masters + 1,
+        "n2 logged its takeover once"
+    );
+    assert_eq!(
+        masters_logged(&lab.nodes[0]),
+        n1_masters,
+        "n1 stayed master: no new transition"
     );
     lab.vrrp_link(true);
     wait_until(
@@ -1016,7 +1089,40 @@ fn aws_eip_failover_lab() {
         .find(|n| n.holds_marker("169.254.250.51"))
         .map(|n| n.name)
         .expect("a master");
+    let heal = Instant::now();
     lab.wait_holder(master, "the single master to hold the EIP after the heal");
+    // Since the cut, at most two moves: to n2 during the split, back to the single master.
+    let mut after = history.last().cloned().flatten();
+    let mut moves = history.len() - 1;
+    while heal.elapsed() < Duration::from_secs(6) {
+        let now = lab.holder();
+        if now != after {
+            moves += 1;
+            after = now;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        moves <= 2,
+        "the EIP changed hands {moves} times for one split"
+    );
+    let other = lab
+        .nodes
+        .iter()
+        .find(|n| n.name != master)
+        .expect("the other node");
+    let last_line = std::fs::read_to_string(other.root.join("var/log/hakit/failover.log"))
+        .unwrap_or_default()
+        .lines()
+        .rev()
+        .find(|l| l.contains("state="))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        last_line.contains("state=backup"),
+        "{} after the heal: {last_line}",
+        other.name
+    );
 
     // status, from the master's namespace.
     let m = lab
@@ -1590,4 +1696,150 @@ fn aws_eip_sigkill_after_every_setup_step_then_rollback_restores_host_and_emulat
         per_crash.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// The proxysql profile as the lab runs it: ProxySQL is the tests' vendored binary, not a
+/// package, so this profile installs only keepalived; everything else is the shipped one.
+const PROXYSQL_LAB_PROFILE: &str = r#"name = "proxysql-lab"
+description = "ProxySQL from the tests' vendored binary"
+service = "proxysql"
+process = "proxysql"
+port = 6033
+admin_port = 6032
+config_dir = "/etc"
+needs_backends = true
+
+[packages]
+debian = ["keepalived"]
+rhel = ["keepalived"]
+
+[[checks]]
+name = "proxy_greets"
+template = "check_mysql_greeting.sh.j2"
+user = "keepalived_script"
+
+[[files]]
+template = "proxysql.cnf.j2"
+name = "proxysql.cnf"
+mode = 0o640
+"#;
+
+/// An aws-eip ProxySQL pair with real ProxySQL in front of a real MariaDB: a client logs
+/// in through the Elastic IP as the cluster file's user; killing ProxySQL on the master
+/// moves the address (the check waits for ProxySQL's greeting) and the client logs in on
+/// the backup; rollback leaves no ENI and the nodes' files as they were.
+#[test]
+fn proxysql_aws_eip_pair_lab() {
+    if !must_run_privileged("the ProxySQL lab (network namespaces)") {
+        return;
+    }
+    for tool in ["mariadbd", "mariadb-install-db", "mariadb"] {
+        if !require_tool(tool) {
+            return;
+        }
+    }
+    let Some(binary) = crate::proxysql_real::proxysql_binary() else {
+        return;
+    };
+    let Some(mut lab) = lab_with(
+        "proxysql",
+        "aws-eip",
+        "proxysql-lab.toml",
+        "\n[[proxysql.user]]\nname = \"app\"\n",
+        2,
+    ) else {
+        return;
+    };
+    std::fs::write(lab.dir.join("proxysql-lab.toml"), PROXYSQL_LAB_PROFILE).expect("profile");
+    let secrets = lab.dir.join("secrets.toml");
+    std::fs::write(
+        &secrets,
+        format!("{TEST_SECRETS}\n[proxysql_users]\napp = \"TESTappPW\"\n"),
+    )
+    .expect("secrets");
+    let db = crate::proxysql_real::Mariadb::start_in(
+        &lab.dir.join("mariadb"),
+        Some(&lab._aws.0),
+        AWS_IP,
+        PROXYSQL_BACKEND_PORT,
+        &[],
+    );
+    db.ok(
+        "CREATE USER 'app'@'%' IDENTIFIED BY 'TESTappPW'; GRANT ALL ON *.* TO 'app'@'%';\
+         CREATE USER 'hakit_monitor'@'%' IDENTIFIED BY 'TESTmonitorPW';\
+         GRANT USAGE, REPLICATION CLIENT ON *.* TO 'hakit_monitor'@'%';",
+    );
+    let before: Vec<_> = lab.nodes.iter().map(|n| tree(&n.root)).collect();
+
+    lab.setup(0, "master");
+    lab.setup(1, "backup");
+    for i in 0..2 {
+        let datadir = lab.dir.join(format!("pxdata-{}", lab.nodes[i].name));
+        lab.nodes[i].start_proxysql(&binary, &datadir);
+    }
+    lab.nodes[0].start_keepalived();
+    wait_until("n1 to become VRRP master", Duration::from_secs(30), || {
+        lab.nodes[0].holds_marker(MARKER)
+    });
+    lab.nodes[1].start_keepalived();
+    wait_until("n2 to report backup", Duration::from_secs(20), || {
+        lab.nodes[1].notified("state=backup")
+    });
+    lab.wait_holder("n1", "the EIP on n1 after keepalived started");
+    // The client logs in through the Elastic IP as the cluster file's user and reaches
+    // the database behind ProxySQL.
+    let login = |lab: &Lab| -> Result<String, String> {
+        let ip = lab.eip_target().ok_or("the Elastic IP is not associated")?;
+        let out = lab
+            .client
+            .exec(&[
+                "mariadb",
+                &format!("-h{ip}"),
+                "-P6033",
+                "-uapp",
+                "-pTESTappPW",
+                "--connect-timeout=2",
+                "-N",
+                "-B",
+                "-e",
+                "SELECT @@port",
+            ])
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    };
+    let through = |lab: &Lab, what: &str| {
+        let mut last = Err(String::new());
+        for _ in 0..20 {
+            last = login(lab);
+            if last.is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        assert_eq!(
+            last,
+            Ok(PROXYSQL_BACKEND_PORT.to_string()),
+            "{what}: a login through the Elastic IP"
+        );
+    };
+    through(&lab, "n1 master");
+
+    // ProxySQL dies on the master: the greeting check fails, the address moves to n2.
+    lab.nodes[0].proxysql = None;
+    let took = lab.wait_holder("n2", "the EIP to move to n2 after n1's ProxySQL died");
+    eprintln!("figure: ProxySQL death -> EIP on n2 after {took:?} (polled)");
+    through(&lab, "n2 master after n1's ProxySQL died");
+
+    for node in &mut lab.nodes {
+        node.stop_keepalived();
+        node.proxysql = None;
+    }
+    lab.rollback(1);
+    lab.rollback(0);
+    lab.assert_rolled_back(&before);
 }

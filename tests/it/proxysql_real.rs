@@ -88,6 +88,17 @@ impl Mariadb {
 
     /// The same with more server options (Galera's).
     pub fn start_with(dir: &Path, options: &[String]) -> Mariadb {
+        Mariadb::start_in(dir, None, "127.0.0.1", free_port(), options)
+    }
+
+    /// In network namespace `netns` (if any), listening on `bind`:`port`.
+    pub fn start_in(
+        dir: &Path,
+        netns: Option<&str>,
+        bind: &str,
+        port: u16,
+        options: &[String],
+    ) -> Mariadb {
         let data = dir.join("data");
         std::fs::create_dir_all(&data).expect("datadir");
         let out = Command::new("mariadb-install-db")
@@ -100,16 +111,24 @@ impl Mariadb {
             .output()
             .expect("mariadb-install-db");
         assert!(out.status.success(), "mariadb-install-db: {}", text(&out));
-        let port = free_port();
         let socket = dir.join("mysqld.sock");
-        let server = Command::new("mariadbd")
+        let mut command = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "mariadbd"]);
+                c
+            }
+            None => Command::new("mariadbd"),
+        };
+        let server = command
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
             .arg(format!("--socket={}", socket.display()))
             .arg(format!("--pid-file={}", dir.join("mysqld.pid").display()))
             .arg(format!("--log-error={}", dir.join("error.log").display()))
             .arg(format!("--port={port}"))
-            .args(["--bind-address=127.0.0.1", "--user=root", "--skip-log-bin"])
+            .arg(format!("--bind-address={bind}"))
+            .args(["--user=root", "--skip-log-bin"])
             .args(options)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
