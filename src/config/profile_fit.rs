@@ -27,6 +27,16 @@ pub fn check_cluster(profile: &Profile, cluster: &Cluster) -> Vec<ConfigIssue> {
             "remove the [[backend]] tables",
         ));
     }
+    if profile.process != "proxysql" && cluster.proxysql != super::proxysql::ProxySql::default() {
+        issues.push(ConfigIssue::new(
+            "proxysql",
+            format!(
+                "the {} profile does not run ProxySQL, so [proxysql] would do nothing",
+                profile.name
+            ),
+            "remove the [proxysql] table, or use `profile = \"proxysql\"`",
+        ));
+    }
     let port = cluster.proxy.port.unwrap_or(profile.port);
     let admin = cluster.proxy.admin_port.or(profile.admin_port);
     let stats = cluster.proxy.stats_port.or(profile.stats_port);

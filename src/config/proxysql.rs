@@ -58,18 +58,6 @@ pub fn proxysql(file: &ClusterFile, issues: &mut Vec<ConfigIssue>) -> Option<Pro
     let Some(p) = &file.proxysql else {
         return Some(ProxySql::default());
     };
-    if file
-        .profile
-        .as_deref()
-        .is_some_and(|name| name != "proxysql")
-    {
-        issues.push(ConfigIssue::new(
-            "proxysql",
-            "only the proxysql profile reads [proxysql]",
-            "remove the [proxysql] table, or use `profile = \"proxysql\"`",
-        ));
-        return None;
-    }
     let defaults = ProxySql::default();
     let before = issues.len();
     let hostgroup = |key: &str, value: Option<i64>, default: u32, issues: &mut Vec<_>| {
@@ -314,14 +302,9 @@ mod tests {
     }
 
     #[test]
-    fn galera_hostgroups_must_differ_too_and_the_table_needs_the_proxysql_profile() {
+    fn galera_hostgroups_must_differ_too() {
         let issues = check("[proxysql]\ntopology = \"galera\"\noffline_hostgroup = 10\n")
             .expect_err("clash");
         assert_eq!(fields(issues), vec!["proxysql.offline_hostgroup"]);
-        let file: ClusterFile =
-            toml::from_str("profile = \"haproxy\"\n[proxysql]\n").expect("toml");
-        let mut issues = Vec::new();
-        assert_eq!(proxysql(&file, &mut issues), None);
-        assert_eq!(fields(issues), vec!["proxysql"]);
     }
 }

@@ -316,11 +316,6 @@ fn cases() -> Vec<(&'static str, String, &'static str)> {
             "paths.keepalived_dir",
         ),
         (
-            "[proxysql] with another profile",
-            aws() + "\n[proxysql]\n",
-            "proxysql",
-        ),
-        (
             "proxysql user name with a space",
             cluster_toml(
                 "proxysql",
@@ -501,4 +496,16 @@ fn a_proxysql_user_without_a_password_exits_2_naming_the_secrets_key() {
         "{err}"
     );
     assert!(!out_dir.exists(), "nothing may be written");
+}
+
+#[test]
+fn a_proxysql_table_beside_another_profile_is_named_by_the_profile_check() {
+    let text = aws() + "\n[[proxysql.user]]\nname = \"app\"\n";
+    let cluster = config::parse(&text).expect("valid on its own");
+    let profile = crate::common::shipped_profile("haproxy");
+    let issues = hakit::config::check_cluster(&profile, &cluster);
+    assert_eq!(
+        issues.iter().map(|i| i.field.as_str()).collect::<Vec<_>>(),
+        vec!["proxysql"]
+    );
 }

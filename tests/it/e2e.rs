@@ -574,17 +574,17 @@ fn cluster_file(
         })
         .collect();
     // The ProxySQL lab's backend is a real MariaDB beside the lab's banner server.
-    let backend_port = if profile == "haproxy" {
-        3306
+    let (backend_port, proxy_dir) = if profile == "haproxy" {
+        (3306, "etc/haproxy")
     } else {
-        PROXYSQL_BACKEND_PORT
+        (PROXYSQL_BACKEND_PORT, "etc")
     };
     let mode_table = match mode {
         "aws-eip" => format!("[aws]\neip_allocation_id = \"{}\"\nregion = \"{REGION}\"\nendpoint_url = \"http://{AWS_IP}:5000\"\n", world.allocation_id),
         _ => "[vip]\naddress = \"192.0.2.50/24\"\ninterface = \"eth0\"\n".to_string(),
     };
     format!(
-        "name = \"lab\"\nmode = \"{mode}\"\nprofile = \"{profile}\"\n\n{nodes}[[backend]]\naddress = \"{AWS_IP}:{backend_port}\"\n\n{mode_table}\n[vrrp]\nvirtual_router_id = 51\ninterface = \"eth0\"\n{extra}\n[check]\n# keepalived's process connector does not work inside a network namespace.\ntrack_process = false\n\n[paths]\nkeepalived_dir = \"{r}/etc/keepalived\"\nconfig_dir = \"{r}/etc/hakit\"\nstate_dir = \"{r}/var/lib/hakit\"\nscript_dir = \"{r}/usr/local/libexec/hakit\"\nlog_dir = \"{r}/var/log/hakit\"\nrun_dir = \"{r}/run/hakit\"\ntmpfiles_dir = \"{r}/etc/tmpfiles.d\"\nproxy_config_dir = \"{r}/etc/haproxy\"\nnetwork_dir = \"{r}/etc/systemd/network\"\n",
+        "name = \"lab\"\nmode = \"{mode}\"\nprofile = \"{profile}\"\n\n{nodes}[[backend]]\naddress = \"{AWS_IP}:{backend_port}\"\n\n{mode_table}\n[vrrp]\nvirtual_router_id = 51\ninterface = \"eth0\"\n{extra}\n[check]\n# keepalived's process connector does not work inside a network namespace.\ntrack_process = false\n\n[paths]\nkeepalived_dir = \"{r}/etc/keepalived\"\nconfig_dir = \"{r}/etc/hakit\"\nstate_dir = \"{r}/var/lib/hakit\"\nscript_dir = \"{r}/usr/local/libexec/hakit\"\nlog_dir = \"{r}/var/log/hakit\"\nrun_dir = \"{r}/run/hakit\"\ntmpfiles_dir = \"{r}/etc/tmpfiles.d\"\nproxy_config_dir = \"{r}/{proxy_dir}\"\nnetwork_dir = \"{r}/etc/systemd/network\"\n",
     )
 }
 
@@ -1026,15 +1026,17 @@ fn aws_eip_failover_lab() {
     // the address and stays master; n2 hears no adverts and becomes master too, taking
     // the address once; n1's reconcile sees n2's fresh master report and leaves it there.
     // History from EC2's side: the holder sampled every 100 ms.
-    let masters_logged = |n: &Node| {
+    // Each node's associations, as its failover log has them (reconcile's other outcomes,
+    // such as "held-by-another-master", are lines too, but move nothing).
+    let associations = |n: &Node| {
         std::fs::read_to_string(n.root.join("var/log/hakit/failover.log"))
             .unwrap_or_default()
             .lines()
-            .filter(|l| l.contains("state=master"))
+            .filter(|l| l.contains("state=master action=associated "))
             .count()
     };
-    let n1_masters = masters_logged(&lab.nodes[0]);
-    let n2_masters = masters_logged(&lab.nodes[1]);
+    let n1_associations = associations(&lab.nodes[0]);
+    let n2_associations = associations(&lab.nodes[1]);
     let mut history = vec![lab.holder()];
     assert_eq!(
         history[0].as_deref(),
@@ -1062,14 +1064,14 @@ fn aws_eip_failover_lab() {
         "EC2's view during the split: the EIP moves once, to the node that became master"
     );
     assert_eq!(
-        masters_logged(&lab.nodes[1]),
-        n2_masters + 1,
-        "n2 logged its takeover once"
+        associations(&lab.nodes[1]),
+        n2_associations + 1,
+        "n2 logged its one association"
     );
     assert_eq!(
-        masters_logged(&lab.nodes[0]),
-        n1_masters,
-        "n1 stayed master: no new transition"
+        associations(&lab.nodes[0]),
+        n1_associations,
+        "n1 left the address with n2, the other master"
     );
     lab.vrrp_link(true);
     wait_until(
@@ -1156,6 +1158,55 @@ fn aws_eip_failover_lab() {
     let _ = (&eni2, &ip2);
 }
 
+/// EC2's view of the Elastic IP, sampled every 100 ms in the background: each distinct
+/// holder in turn (None: unassociated), until `stop`.
+struct HolderSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Vec<Option<String>>>>,
+}
+
+impl HolderSampler {
+    fn start(lab: &Lab) -> HolderSampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (endpoint, allocation) = (lab.endpoint.clone(), lab.world.allocation_id.clone());
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut seen: Vec<Option<String>> = Vec::new();
+            // Bounded like every lab loop: the lab never runs this long.
+            let started = Instant::now();
+            while !flag.load(std::sync::atomic::Ordering::Relaxed)
+                && started.elapsed() < Duration::from_secs(600)
+            {
+                let now = eip_state(&endpoint, &allocation).1;
+                if seen.last() != Some(&now) {
+                    seen.push(now);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            seen
+        });
+        HolderSampler {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stop sampling; the holders seen, in order.
+    fn stop(mut self) -> Vec<Option<String>> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for HolderSampler {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Three nodes in priority order, with `preempt = true`: n1's proxy dies and the Elastic
 /// IP goes to n2, the next in priority, never n3, and stays; n1's proxy back takes it back
 /// (preempt in aws-eip mode); n1's keepalived SIGKILLed sends it to n2 again, and n2's
@@ -1219,6 +1270,9 @@ fn aws_eip_three_node_lab() {
     if let Err(why) = lab.client_reach_eip() {
         panic!("the client reaches the proxy through the EIP on n1: {why}");
     }
+    // From EC2's side, until n3 is the only node left: n3's ENI never holds the address.
+    let eni3 = lab.eni_of("n3").0;
+    let sampler = HolderSampler::start(&lab);
 
     // n1's proxy dies: the EIP goes to n2, the next in priority, and stays there.
     lab.nodes[0].kill_haproxy();
@@ -1265,6 +1319,16 @@ fn aws_eip_three_node_lab() {
         !lab.nodes[2].notified("action=associated"),
         "n3 moved the EIP while n2 could take over:\n{}",
         n3_log()
+    );
+
+    let seen = sampler.stop();
+    assert!(
+        !seen.contains(&Some(eni3.clone())),
+        "EC2 showed the EIP on n3 while n1 or n2 could hold it: {seen:?}"
+    );
+    assert!(
+        seen.len() >= 4,
+        "the sampler saw n1 -> n2 -> n1 -> n2: {seen:?}"
     );
 
     // n2's proxy dies too: the EIP goes to n3, the last node left.
