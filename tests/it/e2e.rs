@@ -13,6 +13,8 @@
 //! preempt in aws-eip mode: a failure moves the address to the next node in priority only,
 //! the healthy first node takes it back, a second failure reaches the third node. And the
 //! crash tests: n1's aws-eip setup SIGKILLed after each step, each time rolled back clean.
+//! And an aws-eip pair of real ProxySQLs (the vendored binary) in front of a real MariaDB:
+//! a login through the Elastic IP, before and after ProxySQL dies on the master.
 
 use crate::common::{must_run_privileged, require_tool, TEST_SECRETS};
 use crate::emulator::{eip_state, prepare, runtime, sdk_client, World, REGION};
