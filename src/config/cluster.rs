@@ -149,6 +149,10 @@ pub struct Proxy {
     pub port: Option<u16>,
     pub admin_port: Option<u16>,
     pub stats_port: Option<u16>,
+    /// The proxy's checks of each backend: interval in milliseconds, rise and fall counts.
+    pub backend_check_ms: u32,
+    pub backend_rise: u32,
+    pub backend_fall: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

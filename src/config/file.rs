@@ -143,6 +143,14 @@ pub struct ProxyFile {
     pub admin_port: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stats_port: Option<i64>,
+    /// How the proxy checks each backend (HAProxy): every this many seconds, up after
+    /// `backend_rise` passes, down after `backend_fall` failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_check_interval: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_rise: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_fall: Option<i64>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]

@@ -777,10 +777,26 @@ fn proxy(file: &ClusterFile, issues: &mut Issues) -> Option<Proxy> {
             }
         }
     }
+    let interval = p.backend_check_interval.unwrap_or(2.0);
+    let backend_check_ms = if (0.1..=60.0).contains(&interval) {
+        (interval * 1000.0).round() as u32
+    } else {
+        issues.push(
+            "proxy.backend_check_interval",
+            format!("{interval} s is out of range"),
+            "use 0.1 to 60 seconds (the default is 2)",
+        );
+        return None;
+    };
+    let backend_rise = count("proxy.backend_rise", p.backend_rise.unwrap_or(2), issues)?;
+    let backend_fall = count("proxy.backend_fall", p.backend_fall.unwrap_or(3), issues)?;
     Some(Proxy {
         port: port_,
         admin_port: admin,
         stats_port: stats,
+        backend_check_ms,
+        backend_rise,
+        backend_fall,
     })
 }
 

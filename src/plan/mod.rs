@@ -34,6 +34,10 @@ pub struct Plan {
     /// With `--preflight`: whether EC2 allows each action setup and notify need.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub preflight: Vec<Permission>,
+    /// What each backend needs before the proxy can watch it (ProxySQL's monitor user),
+    /// as SQL with the password left for the operator to fill in from the secrets file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub backend_sql: Vec<String>,
 }
 
 pub struct PlanInput<'a> {
@@ -211,6 +215,11 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         steps,
         warnings,
         preflight: vec![],
+        backend_sql: if proxysql_runtime.is_some() {
+            crate::render::proxysql_runtime::monitor_grants()
+        } else {
+            vec![]
+        },
     }
 }
 
@@ -229,6 +238,12 @@ impl fmt::Display for Plan {
         let width = self.steps.len().to_string().len();
         for (i, step) in self.steps.iter().enumerate() {
             writeln!(f, "  {:>width$}. {step}", i + 1)?;
+        }
+        if !self.backend_sql.is_empty() {
+            writeln!(f, "On every backend, once (as an administrator):")?;
+            for sql in &self.backend_sql {
+                writeln!(f, "  {sql}")?;
+            }
         }
         if !self.preflight.is_empty() {
             writeln!(f, "Preflight (EC2 DryRun):")?;

@@ -97,6 +97,10 @@ pub struct ProxyInfo {
     pub stats_port: Option<u16>,
     pub health_port: Option<u16>,
     pub config_dir: PathBuf,
+    /// HAProxy's `inter` for the backends: "2s", or "500ms" when not whole seconds.
+    pub backend_inter: String,
+    pub backend_rise: u32,
+    pub backend_fall: u32,
 }
 
 /// Secret values as templates see them. Never logged: `Context` is only handed to minijinja.
@@ -168,6 +172,12 @@ pub fn build(cluster: &Cluster, target: &Target, profile: &Profile, secrets: &Se
             stats_port: cluster.proxy.stats_port.or(profile.stats_port),
             health_port: profile.health_port,
             config_dir: proxy_config_dir(cluster, profile),
+            backend_inter: match cluster.proxy.backend_check_ms {
+                ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+                ms => format!("{ms}ms"),
+            },
+            backend_rise: cluster.proxy.backend_rise,
+            backend_fall: cluster.proxy.backend_fall,
         },
         proxysql: proxysql_info(cluster, secrets),
         backends: cluster.backends.clone(),

@@ -145,6 +145,15 @@ fn batch(rows: &[(&str, Vec<String>)], variables: &[(String, String)]) -> Vec<St
     out
 }
 
+/// The monitor user every backend needs, with the password to take from the secrets
+/// file (never printed): what `hakit plan` shows for the proxysql profile.
+pub fn monitor_grants() -> Vec<String> {
+    vec![
+        format!("CREATE USER IF NOT EXISTS '{MONITOR_USER}'@'%' IDENTIFIED BY '<proxy_monitor_password from the secrets file>';"),
+        format!("GRANT USAGE, REPLICATION CLIENT ON *.* TO '{MONITOR_USER}'@'%';"),
+    ]
+}
+
 /// What reads ProxySQL's configuration now: one SELECT per table, then the variables.
 pub fn snapshot_queries() -> Vec<String> {
     GROUPS

@@ -316,6 +316,16 @@ fn cases() -> Vec<(&'static str, String, &'static str)> {
             "paths.keepalived_dir",
         ),
         (
+            "backend check interval too long",
+            aws() + "\n[proxy]\nbackend_check_interval = 120\n",
+            "proxy.backend_check_interval",
+        ),
+        (
+            "backend fall zero",
+            aws() + "\n[proxy]\nbackend_fall = 0\n",
+            "proxy.backend_fall",
+        ),
+        (
             "proxysql user name with a space",
             cluster_toml(
                 "proxysql",

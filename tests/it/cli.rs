@@ -47,6 +47,16 @@ fn plan_on_every_shipped_example_needs_no_aws_and_prints_steps() {
             "the hint goes to stderr"
         );
     }
+    // The proxysql example says what every backend needs, without the password.
+    let config = format!("{}/examples/aws-proxysql.toml", env!("CARGO_MANIFEST_DIR"));
+    let out = run(hakit().args(["plan", "--role", "master", "--config", &config]));
+    let text = stdout(&out);
+    assert!(
+        text.contains("CREATE USER IF NOT EXISTS 'hakit_monitor'@'%' IDENTIFIED BY '<proxy_monitor_password from the secrets file>';")
+            && text.contains("GRANT USAGE, REPLICATION CLIENT ON *.* TO 'hakit_monitor'@'%';")
+            && text.contains("load servers, users and query rules into it through its admin interface"),
+        "{text}"
+    );
     let galera = format!("{}/examples/l2-galera.toml", env!("CARGO_MANIFEST_DIR"));
     let out = run(hakit().args([
         "plan", "--role", "backup", "--node", "node3", "--config", &galera,

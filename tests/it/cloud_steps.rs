@@ -100,6 +100,7 @@ pub(crate) fn plan(steps: Vec<Step>) -> Plan {
         steps,
         warnings: vec![],
         preflight: vec![],
+        backend_sql: vec![],
     }
 }
 

@@ -407,3 +407,25 @@ fn a_startup_delay_is_rendered_only_when_asked_and_must_be_whole_seconds() {
         "{issues:?}"
     );
 }
+
+#[test]
+fn haproxy_checks_each_backend_as_the_cluster_file_says() {
+    let proxy_cfg = |extra: &str| {
+        render_text(&cluster_toml("haproxy", "l2-vip", extra), Role::Master)
+            .into_iter()
+            .find(|f| f.path.ends_with("haproxy.cfg"))
+            .expect("haproxy.cfg")
+            .contents
+    };
+    assert!(proxy_cfg("").contains("    default-server inter 2s rise 2 fall 3\n"));
+    let custom =
+        proxy_cfg("\n[proxy]\nbackend_check_interval = 0.5\nbackend_rise = 4\nbackend_fall = 1\n");
+    assert!(
+        custom.contains("    default-server inter 500ms rise 4 fall 1\n"),
+        "{custom}"
+    );
+    assert!(
+        custom.contains(" check\n"),
+        "every backend is checked: {custom}"
+    );
+}
