@@ -635,3 +635,67 @@ fn the_health_check_fails_on_a_hung_or_stopped_proxysql() {
     px.stop();
     assert!(!healthy(), "the check passed on a stopped ProxySQL");
 }
+
+/// Every form of the rendered proxysql.cnf is read by ProxySQL itself (it has no config
+/// check of its own: a scratch datadir, so it reads the file, then its admin interface asked):
+/// replication and Galera hostgroups, the read/write split's query rules, the users.
+#[test]
+fn proxysql_reads_every_rendering_of_its_config() {
+    let Some(binary) = ready("proxysql parsing hakit's renderings") else {
+        return;
+    };
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("proxysql-parse");
+    let _ = std::fs::remove_dir_all(&dir);
+    let cases = [
+        ("", "mysql_replication_hostgroups", "10\t20"),
+        (
+            "topology = \"galera\"\n",
+            "mysql_galera_hostgroups",
+            "10\t20",
+        ),
+        (
+            "read_write_split = true\nwriter_hostgroup = 1\nreader_hostgroup = 2\n",
+            "mysql_query_rules",
+            "",
+        ),
+    ];
+    for (i, (extra, table, expected)) in cases.iter().enumerate() {
+        let case = dir.join(format!("case{i}"));
+        std::fs::create_dir_all(&case).expect("dir");
+        let (port, admin) = (free_port(), free_port());
+        let _px = Proxysql::start(&binary, &case, &cluster_file(3306, port, admin, extra));
+        wait_for(
+            "ProxySQL's admin interface",
+            Duration::from_secs(30),
+            || {
+                client(admin, "hakit", ADMIN_PASSWORD, "SELECT 1")
+                    .status
+                    .success()
+            },
+        );
+        let ask = |sql: &str| client_ok(admin, "hakit", ADMIN_PASSWORD, sql);
+        assert_eq!(
+            ask("SELECT username, default_hostgroup FROM mysql_users").trim(),
+            if i == 2 { "app\t1" } else { "app\t10" },
+            "case {i}"
+        );
+        assert_eq!(
+            ask("SELECT hostname, port FROM mysql_servers").trim(),
+            "127.0.0.1\t3306",
+            "case {i}"
+        );
+        match *table {
+            "mysql_query_rules" => assert_eq!(
+                ask("SELECT rule_id, match_digest, destination_hostgroup FROM mysql_query_rules ORDER BY rule_id")
+                    .trim(),
+                "1\t^SELECT .* FOR UPDATE\t1\n2\t^SELECT\t2",
+                "case {i}"
+            ),
+            _ => assert_eq!(
+                ask(&format!("SELECT writer_hostgroup, reader_hostgroup FROM {table}")).trim(),
+                *expected,
+                "case {i}"
+            ),
+        }
+    }
+}
