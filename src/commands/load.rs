@@ -71,7 +71,7 @@ pub fn load_node(args: &NodeArgs, policy: SecretsPolicy) -> anyhow::Result<Loade
         .into());
     }
     if let Some(secrets) = &secrets {
-        let issues = crate::config::proxysql::missing_passwords(&cluster.proxysql, secrets);
+        let issues = secrets.missing_proxysql_users(&cluster.proxysql);
         if !issues.is_empty() {
             return Err(ConfigError {
                 file: Some(secrets_path.clone()),

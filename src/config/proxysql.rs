@@ -217,25 +217,6 @@ fn users(
     out
 }
 
-/// Every `[[proxysql.user]]` without a password in the secrets file, as an issue naming
-/// the secrets file's key.
-pub fn missing_passwords(p: &ProxySql, secrets: &crate::secrets::Secrets) -> Vec<ConfigIssue> {
-    p.users
-        .iter()
-        .filter(|u| !secrets.proxysql_users.contains_key(&u.name))
-        .map(|u| {
-            ConfigIssue::new(
-                format!("proxysql_users.{}", u.name),
-                format!("the cluster file's [[proxysql.user]] {:?} has no password here", u.name),
-                format!(
-                    "add `{} = \"<password>\"` under `[proxysql_users]` in the secrets file on every node: the password the user has on the backends",
-                    u.name
-                ),
-            )
-        })
-        .collect()
-}
-
 /// What ProxySQL and the backends take without quoting trouble: `[A-Za-z0-9_]{1,32}`.
 pub fn is_user_name(name: &str) -> bool {
     (1..=32).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
