@@ -25,13 +25,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const AWS_IP: &str = "192.0.2.2";
+pub(crate) const AWS_IP: &str = "192.0.2.2";
 const CLIENT_IP: &str = "192.0.2.200";
 /// Nodes in priority order (the cluster file lists them so); a lab uses the first two or all three.
 const NODE_NAMES: [&str; 3] = ["n1", "n2", "n3"];
 const NODE_IPS: [&str; 3] = ["192.0.2.11", "192.0.2.12", "192.0.2.13"];
 /// The link-local marker keepalived puts on the VRRP master's `lo` (aws-eip mode).
-const MARKER: &str = "169.254.250.51";
+pub(crate) const MARKER: &str = "169.254.250.51";
 /// The ProxySQL lab's MariaDB, on the aws host beside the banner server's 3306.
 const PROXYSQL_BACKEND_PORT: u16 = 3307;
 /// No helper outlives this, even if the test process dies without cleaning up.
@@ -41,7 +41,7 @@ pub fn e2e_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e")
 }
 
-fn ok(out: Output, what: &str) -> String {
+pub(crate) fn ok(out: Output, what: &str) -> String {
     assert!(
         out.status.success(),
         "{what} failed: {}{}",
@@ -51,7 +51,7 @@ fn ok(out: Output, what: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn sh(args: &[&str]) -> Output {
+pub(crate) fn sh(args: &[&str]) -> Output {
     Command::new(args[0])
         .args(&args[1..])
         .stdin(Stdio::null())
@@ -60,10 +60,10 @@ fn sh(args: &[&str]) -> Output {
 }
 
 /// A network namespace, removed with everything running in it on drop.
-struct Netns(String);
+pub(crate) struct Netns(pub(crate) String);
 
 impl Netns {
-    fn add(name: String) -> Netns {
+    pub(crate) fn add(name: String) -> Netns {
         let _ = sh(&["ip", "netns", "del", &name]);
         ok(sh(&["ip", "netns", "add", &name]), "ip netns add");
         let ns = Netns(name);
@@ -71,13 +71,13 @@ impl Netns {
         ns
     }
 
-    fn ip(&self, args: &[&str]) -> String {
+    pub(crate) fn ip(&self, args: &[&str]) -> String {
         let mut argv = vec!["ip", "-n", &self.0];
         argv.extend_from_slice(args);
         ok(sh(&argv), &argv.join(" "))
     }
 
-    fn exec(&self, args: &[&str]) -> Command {
+    pub(crate) fn exec(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.0])
             .args(args)
@@ -85,11 +85,11 @@ impl Netns {
         cmd
     }
 
-    fn spawn(&self, args: &[&str], log: &Path) -> Daemon {
+    pub(crate) fn spawn(&self, args: &[&str], log: &Path) -> Daemon {
         spawn_in(&self.0, args, log)
     }
 
-    fn pids(&self) -> Vec<String> {
+    pub(crate) fn pids(&self) -> Vec<String> {
         String::from_utf8_lossy(&sh(&["ip", "netns", "pids", &self.0]).stdout)
             .split_whitespace()
             .map(str::to_string)
@@ -195,9 +195,15 @@ pub fn hotplug_in(
 /// uses to reach it: a port on its own loopback, relayed through a unix socket into the
 /// namespace. Waits (bounded) until it answers.
 pub fn moto_in(ns: &str, ip: &str, dir: &Path) -> (Vec<Daemon>, String) {
+    // moto as AWS assigns ENI addresses (see moto_aws.py): never a subnet's reserved ones.
     let mut daemons = vec![spawn_in(
         ns,
-        &["moto_server", "-H", ip, "-p", "5000"],
+        &[
+            "python3",
+            &e2e_dir().join("moto_aws.py").display().to_string(),
+            ip,
+            "5000",
+        ],
         &dir.join("moto.log"),
     )];
     let sock = dir.join("moto.sock");
@@ -243,7 +249,11 @@ impl Drop for Daemon {
     }
 }
 
-fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) -> Duration {
+pub(crate) fn wait_until(
+    what: &str,
+    timeout: Duration,
+    mut check: impl FnMut() -> bool,
+) -> Duration {
     let start = Instant::now();
     while start.elapsed() < timeout {
         if check() {
@@ -254,24 +264,24 @@ fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) ->
     panic!("timed out after {timeout:?} waiting for {what}");
 }
 
-struct Node {
-    name: &'static str,
-    ns: Netns,
-    root: PathBuf,
-    config: PathBuf,
+pub(crate) struct Node {
+    pub(crate) name: &'static str,
+    pub(crate) ns: Netns,
+    pub(crate) root: PathBuf,
+    pub(crate) config: PathBuf,
     /// This node's hakit, at a path of its own (not /usr/local/bin or /usr/bin): the
     /// cluster file leaves `paths.hakit_bin` unset, so the failover hook must run the
     /// binary that ran setup, from wherever it is.
-    bin: PathBuf,
-    keepalived: Option<Daemon>,
-    haproxy: Option<Daemon>,
-    proxysql: Option<Daemon>,
+    pub(crate) bin: PathBuf,
+    pub(crate) keepalived: Option<Daemon>,
+    pub(crate) haproxy: Option<Daemon>,
+    pub(crate) proxysql: Option<Daemon>,
 }
 
 impl Node {
     /// ProxySQL (the vendored binary) from the proxysql.cnf setup wrote, its database
     /// outside the node's tree (rollback's comparison covers the tree).
-    fn start_proxysql(&mut self, binary: &Path, datadir: &Path) {
+    pub(crate) fn start_proxysql(&mut self, binary: &Path, datadir: &Path) {
         std::fs::create_dir_all(datadir).expect("datadir");
         let cnf = self.root.join("etc/proxysql.cnf");
         self.proxysql = Some(self.ns.spawn(
@@ -288,7 +298,7 @@ impl Node {
         ));
     }
 
-    fn start_haproxy(&mut self) {
+    pub(crate) fn start_haproxy(&mut self) {
         let cfg = self.root.join("etc/haproxy/haproxy.cfg");
         let daemon = self.ns.spawn(
             &["haproxy", "-db", "-f", &cfg.display().to_string()],
@@ -299,7 +309,7 @@ impl Node {
         self.haproxy = Some(daemon);
     }
 
-    fn start_keepalived(&mut self) {
+    pub(crate) fn start_keepalived(&mut self) {
         let r = self.root.display().to_string();
         // A SIGKILLed keepalived leaves its pid files behind.
         for pid in ["k.pid", "v.pid", "c.pid"] {
@@ -326,7 +336,7 @@ impl Node {
 
     /// SIGKILL every keepalived process of this node at once: a dead node sends no
     /// priority-0 advert.
-    fn kill_keepalived(&mut self) {
+    pub(crate) fn kill_keepalived(&mut self) {
         let pids: Vec<String> = self
             .ns
             .pids()
@@ -349,18 +359,18 @@ impl Node {
         }
     }
 
-    fn stop_keepalived(&mut self) {
+    pub(crate) fn stop_keepalived(&mut self) {
         if let Some(mut d) = self.keepalived.take() {
             let _ = sh(&["kill", "-TERM", &d.0.id().to_string()]);
             let _ = d.0.wait();
         }
     }
 
-    fn kill_haproxy(&mut self) {
+    pub(crate) fn kill_haproxy(&mut self) {
         self.haproxy = None;
     }
 
-    fn hakit(&self, args: &[&str]) -> Output {
+    pub(crate) fn hakit(&self, args: &[&str]) -> Output {
         self.ns
             .exec(&[&self.bin.display().to_string()])
             .args(args)
@@ -369,33 +379,33 @@ impl Node {
     }
 
     /// Whether `hakit notify` logged a line containing `needle` on this node.
-    fn notified(&self, needle: &str) -> bool {
+    pub(crate) fn notified(&self, needle: &str) -> bool {
         std::fs::read_to_string(self.root.join("var/log/hakit/failover.log"))
             .is_ok_and(|t| t.contains(needle))
     }
 
-    fn holds_marker(&self, addr: &str) -> bool {
+    pub(crate) fn holds_marker(&self, addr: &str) -> bool {
         self.ns
             .ip(&["-o", "-4", "addr", "show"])
             .contains(&format!(" {addr}/"))
     }
 }
 
-struct Lab {
-    dir: PathBuf,
-    endpoint: String,
-    world: World,
-    nodes: Vec<Node>,
-    client: Netns,
-    _daemons: Vec<Daemon>,
-    _aws: Netns,
-    _bridge: Netns,
+pub(crate) struct Lab {
+    pub(crate) dir: PathBuf,
+    pub(crate) endpoint: String,
+    pub(crate) world: World,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) client: Netns,
+    pub(crate) _daemons: Vec<Daemon>,
+    pub(crate) _aws: Netns,
+    pub(crate) _bridge: Netns,
     /// Last, so the lab is torn down before the next heavy lab starts.
-    _turn: std::sync::MutexGuard<'static, ()>,
+    pub(crate) _turn: std::sync::MutexGuard<'static, ()>,
 }
 
 /// Every file under `root`: path -> sha256 (mode included).
-fn tree(root: &Path) -> BTreeMap<PathBuf, String> {
+pub(crate) fn tree(root: &Path) -> BTreeMap<PathBuf, String> {
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -599,12 +609,18 @@ fn install_hakit_at(path: &Path) {
 }
 
 /// A lab of `count` nodes (2 or 3), named n1.. in priority order.
-fn lab(name: &str, mode: &str, vrrp_extra: &str, count: usize) -> Option<Lab> {
+pub(crate) fn lab(name: &str, mode: &str, vrrp_extra: &str, count: usize) -> Option<Lab> {
     lab_with(name, mode, "haproxy", vrrp_extra, count)
 }
 
 /// The same with `profile` (a shipped name, or a profile file in the lab's directory).
-fn lab_with(name: &str, mode: &str, profile: &str, vrrp_extra: &str, count: usize) -> Option<Lab> {
+pub(crate) fn lab_with(
+    name: &str,
+    mode: &str,
+    profile: &str,
+    vrrp_extra: &str,
+    count: usize,
+) -> Option<Lab> {
     if !must_run_privileged("the end-to-end lab (network namespaces)") {
         return None;
     }
@@ -706,7 +722,7 @@ fn lab_with(name: &str, mode: &str, profile: &str, vrrp_extra: &str, count: usiz
 }
 
 impl Lab {
-    fn setup(&self, i: usize, role: &str) {
+    pub(crate) fn setup(&self, i: usize, role: &str) {
         let n = &self.nodes[i];
         let secrets = self.dir.join("secrets.toml").display().to_string();
         let config = n.config.display().to_string();
@@ -730,7 +746,7 @@ impl Lab {
         ok(out, &format!("hakit setup on {}", n.name));
     }
 
-    fn rollback(&self, i: usize) {
+    pub(crate) fn rollback(&self, i: usize) {
         let n = &self.nodes[i];
         ok(
             n.hakit(&["rollback", "--config", &n.config.display().to_string()]),
@@ -738,12 +754,12 @@ impl Lab {
         );
     }
 
-    fn holder(&self) -> Option<String> {
+    pub(crate) fn holder(&self) -> Option<String> {
         eip_state(&self.endpoint, &self.world.allocation_id).1
     }
 
     /// The lab's ENIs carrying tag `key` = `value`, as the emulator describes them.
-    fn enis_tagged(
+    pub(crate) fn enis_tagged(
         &self,
         key: &str,
         value: &str,
@@ -760,7 +776,7 @@ impl Lab {
         out.network_interfaces().to_vec()
     }
 
-    fn eni_of(&self, node: &str) -> (String, String) {
+    pub(crate) fn eni_of(&self, node: &str) -> (String, String) {
         let enis = self.enis_tagged("hakit:node", node);
         let eni = enis.first().expect("the node's ENI");
         (
@@ -769,12 +785,12 @@ impl Lab {
         )
     }
 
-    fn hakit_enis(&self) -> usize {
+    pub(crate) fn hakit_enis(&self) -> usize {
         self.enis_tagged("hakit:cluster", "lab").len()
     }
 
     /// Cut (or restore) VRRP, IP protocol 112, on both nodes; everything else still flows.
-    fn vrrp_link(&self, up: bool) {
+    pub(crate) fn vrrp_link(&self, up: bool) {
         let op = if up { "-D" } else { "-I" };
         for node in &self.nodes {
             let out = node
@@ -786,7 +802,7 @@ impl Lab {
         }
     }
 
-    fn start_proxies(&mut self) {
+    pub(crate) fn start_proxies(&mut self) {
         for node in &mut self.nodes {
             node.start_haproxy();
         }
@@ -807,12 +823,12 @@ impl Lab {
     }
 
     /// The client connects to `ip`:3306 and gets the database's banner through a proxy.
-    fn client_reaches(&self, ip: &str) -> bool {
+    pub(crate) fn client_reaches(&self, ip: &str) -> bool {
         self.client_attempt(ip).is_ok()
     }
 
     /// One connection from the client to `ip`:3306; what went wrong when it did not greet.
-    fn client_attempt(&self, ip: &str) -> Result<(), String> {
+    pub(crate) fn client_attempt(&self, ip: &str) -> Result<(), String> {
         let script = format!("exec 3<>/dev/tcp/{ip}/3306 && head -c 18 <&3");
         let started = Instant::now();
         let out = self
@@ -836,7 +852,7 @@ impl Lab {
     /// retry would: on a loaded 2-core machine one connect (bash started in the namespace,
     /// 2 s limit) can miss. Otherwise every try's failure, the client's neighbour table
     /// and each node's addresses and proxy log, for the assertion to print.
-    fn client_reach(&self, ip: &str) -> Result<(), String> {
+    pub(crate) fn client_reach(&self, ip: &str) -> Result<(), String> {
         let mut failures = Vec::new();
         for attempt in 0..3 {
             if attempt > 0 {
@@ -867,14 +883,14 @@ impl Lab {
     }
 
     /// The client reaches the proxy through the Elastic IP: at the address it maps to now.
-    fn client_reach_eip(&self) -> Result<(), String> {
+    pub(crate) fn client_reach_eip(&self) -> Result<(), String> {
         let ip = self
             .eip_target()
             .ok_or("the Elastic IP is not associated")?;
         self.client_reach(&ip)
     }
 
-    fn wait_holder(&self, node: &str, what: &str) -> Duration {
+    pub(crate) fn wait_holder(&self, node: &str, what: &str) -> Duration {
         let (eni, _) = self.eni_of(node);
         wait_until(what, Duration::from_secs(20), || {
             self.holder().as_deref() == Some(eni.as_str())
@@ -883,25 +899,14 @@ impl Lab {
 
     /// The private address the Elastic IP maps to now, as DescribeAddresses reports its
     /// association (what the internet gateway's 1:1 NAT forwards to).
-    fn eip_target(&self) -> Option<String> {
-        let rt = runtime();
-        let ec2 = sdk_client(&rt, &self.endpoint);
-        let out = rt
-            .block_on(
-                ec2.describe_addresses()
-                    .allocation_ids(&self.world.allocation_id)
-                    .send(),
-            )
-            .expect("describe addresses");
-        let address = out.addresses().first()?;
-        address.network_interface_id().filter(|s| !s.is_empty())?;
-        address.private_ip_address().map(str::to_string)
+    pub(crate) fn eip_target(&self) -> Option<String> {
+        eip_private_ip(&self.endpoint, &self.world.allocation_id)
     }
 
     /// For `window`, polled every 100 ms: the Elastic IP stays on `node`'s ENI and no other
     /// running node is VRRP master (no flapping). A SIGKILLed keepalived leaves its marker
     /// behind: that node is dead, not master.
-    fn assert_stays(&self, node: &str, window: Duration, why: &str) {
+    pub(crate) fn assert_stays(&self, node: &str, window: Duration, why: &str) {
         let (eni, _) = self.eni_of(node);
         let start = Instant::now();
         while start.elapsed() < window {
@@ -929,7 +934,7 @@ impl Lab {
 
     /// After rollback on every node: no hakit ENI, the allocation kept and unassociated, and
     /// every node's files as `before` setup.
-    fn assert_rolled_back(&self, before: &[BTreeMap<PathBuf, String>]) {
+    pub(crate) fn assert_rolled_back(&self, before: &[BTreeMap<PathBuf, String>]) {
         assert_eq!(self.hakit_enis(), 0, "no hakit ENI left");
         assert_eq!(
             eip_state(&self.endpoint, &self.world.allocation_id),
@@ -1160,15 +1165,39 @@ fn aws_eip_failover_lab() {
     let _ = (&eni2, &ip2);
 }
 
+/// The private address Elastic IP `allocation` maps to now (None: unassociated, or EC2 did
+/// not answer).
+pub(crate) fn eip_private_ip(endpoint: &str, allocation: &str) -> Option<String> {
+    let rt = runtime();
+    let ec2 = sdk_client(&rt, endpoint);
+    let out = rt
+        .block_on(ec2.describe_addresses().allocation_ids(allocation).send())
+        .ok()?;
+    let address = out.addresses().first()?;
+    address.network_interface_id().filter(|s| !s.is_empty())?;
+    address.private_ip_address().map(str::to_string)
+}
+
+/// Whether a client in namespace `ns` gets the lab database's banner from `ip`:3306 (one
+/// connect, 2 s at most).
+pub(crate) fn banner_from(ns: &str, ip: &str) -> bool {
+    let script = format!("exec 3<>/dev/tcp/{ip}/3306 && head -c 18 <&3");
+    Command::new("ip")
+        .args(["netns", "exec", ns, "timeout", "2", "bash", "-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"hakit-lab-database"))
+}
+
 /// EC2's view of the Elastic IP, sampled every 100 ms in the background: each distinct
 /// holder in turn (None: unassociated), until `stop`.
-struct HolderSampler {
+pub(crate) struct HolderSampler {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<Vec<Option<String>>>>,
 }
 
 impl HolderSampler {
-    fn start(lab: &Lab) -> HolderSampler {
+    pub(crate) fn start(lab: &Lab) -> HolderSampler {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (endpoint, allocation) = (lab.endpoint.clone(), lab.world.allocation_id.clone());
         let flag = stop.clone();
@@ -1194,7 +1223,7 @@ impl HolderSampler {
     }
 
     /// Stop sampling; the holders seen, in order.
-    fn stop(mut self) -> Vec<Option<String>> {
+    pub(crate) fn stop(mut self) -> Vec<Option<String>> {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         self.thread
             .take()

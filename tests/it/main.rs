@@ -25,5 +25,6 @@ mod package;
 mod proxysql_real;
 mod setup_rollback;
 mod snapshots;
+mod soak;
 mod terminal;
 mod validators;

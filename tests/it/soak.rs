@@ -1,0 +1,546 @@
+//! A randomized fault soak of a pair in the namespace lab, in each address mode (aws-eip and
+//! l2-vip), driven by a seed so a
+//! run can be replayed exactly (`HAKIT_SOAK_SEED=<seed>`; `HAKIT_SOAK_ROUNDS` sets how many
+//! faults, 8 by default). A nemesis picks faults at random, sometimes two at once: the
+//! proxy killed or hung (SIGSTOP for 0.5-5 s), keepalived SIGKILLed (and restarted) or
+//! paused, the VRRP link cut for 1-10 s while both nodes reach EC2, a node cut from EC2,
+//! the EC2 endpoint down for everyone, `hakit notify` killed in the middle of a takeover.
+//! (The EC2 faults only in aws-eip mode.) A client keeps connecting through the address the
+//! whole time, and EC2's view of the address is sampled every 100 ms. After every fault,
+//! once the cluster has settled (bounded): exactly one VRRP master, the address on that
+//! node (EC2 shows it on its ENI; or the VIP is on it alone), its proxy answers through the
+//! address, no `hakit notify` is left running, the failover log and the journal parse;
+//! during it, the Elastic IP changed hands at most twice. Figures per fault kind.
+
+use crate::e2e::{lab, ok, sh, tree, wait_until, HolderSampler, Lab, Node, AWS_IP, MARKER};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// xorshift64*: small, deterministic, good enough to pick faults.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    /// A duration between `lo` and `hi` milliseconds.
+    fn millis(&mut self, lo: u64, hi: u64) -> Duration {
+        Duration::from_millis(lo + self.below(hi - lo + 1))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Fault {
+    ProxyKilled,
+    ProxyHung,
+    KeepalivedKilled,
+    KeepalivedPaused,
+    VrrpCut,
+    NodeCutFromEc2,
+    Ec2Down,
+    NotifyKilledMidTakeover,
+}
+
+const FAULTS: [Fault; 8] = [
+    Fault::ProxyKilled,
+    Fault::ProxyHung,
+    Fault::KeepalivedKilled,
+    Fault::KeepalivedPaused,
+    Fault::VrrpCut,
+    Fault::NodeCutFromEc2,
+    Fault::Ec2Down,
+    Fault::NotifyKilledMidTakeover,
+];
+
+/// Pids in `node`'s namespace whose command is `comm`.
+fn pids(node: &Node, comm: &str) -> Vec<String> {
+    node.ns
+        .pids()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
+        })
+        .collect()
+}
+
+fn signal(pids: &[String], sig: &str) {
+    if pids.is_empty() {
+        return;
+    }
+    let mut argv = vec!["kill", sig];
+    argv.extend(pids.iter().map(String::as_str));
+    let _ = sh(&argv);
+}
+
+/// The address keepalived puts on the master: aws-eip's marker, or l2-vip's VIP.
+const VIP: &str = "192.0.2.50";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    AwsEip,
+    L2Vip,
+}
+
+impl Mode {
+    fn marker(self) -> &'static str {
+        match self {
+            Mode::AwsEip => MARKER,
+            Mode::L2Vip => VIP,
+        }
+    }
+}
+
+/// The node VRRP says is master now, if exactly one is.
+fn master(lab: &Lab, mode: Mode) -> Option<usize> {
+    let masters: Vec<usize> = (0..lab.nodes.len())
+        .filter(|&i| lab.nodes[i].keepalived.is_some() && lab.nodes[i].holds_marker(mode.marker()))
+        .collect();
+    (masters.len() == 1).then(|| masters[0])
+}
+
+/// `iptables` in `node`'s namespace: drop (or stop dropping) its traffic to EC2.
+fn ec2_link(node: &Node, up: bool) {
+    let op = if up { "-D" } else { "-I" };
+    let out = node
+        .ns
+        .exec(&[
+            "iptables", op, "OUTPUT", "-p", "tcp", "-d", AWS_IP, "--dport", "5000", "-j", "DROP",
+        ])
+        .output()
+        .expect("iptables");
+    ok(out, "iptables (EC2 link)");
+}
+
+/// What one fault did, for the figures.
+struct Round {
+    faults: Vec<Fault>,
+    settled: Duration,
+    moves: usize,
+}
+
+/// Apply `fault` (on the current master `m`, or a node the fault picks), hold it for a
+/// while, heal it. Returns once healed.
+fn inject(lab: &mut Lab, fault: Fault, m: usize, rng: &mut Rng) {
+    let other = 1 - m;
+    match fault {
+        Fault::ProxyKilled => {
+            lab.nodes[m].kill_haproxy();
+            std::thread::sleep(rng.millis(500, 5000));
+            lab.nodes[m].start_haproxy();
+        }
+        Fault::ProxyHung => {
+            let hung = pids(&lab.nodes[m], "haproxy");
+            signal(&hung, "-STOP");
+            std::thread::sleep(rng.millis(500, 5000));
+            signal(&hung, "-CONT");
+        }
+        Fault::KeepalivedKilled => {
+            lab.nodes[m].kill_keepalived();
+            std::thread::sleep(rng.millis(1000, 5000));
+            lab.nodes[m].start_keepalived();
+        }
+        Fault::KeepalivedPaused => {
+            let paused = pids(&lab.nodes[m], "keepalived");
+            signal(&paused, "-STOP");
+            std::thread::sleep(rng.millis(500, 5000));
+            signal(&paused, "-CONT");
+        }
+        Fault::VrrpCut => {
+            lab.vrrp_link(false);
+            std::thread::sleep(rng.millis(1000, 10_000));
+            lab.vrrp_link(true);
+        }
+        Fault::NodeCutFromEc2 => {
+            let node = if rng.below(2) == 0 { m } else { other };
+            ec2_link(&lab.nodes[node], false);
+            std::thread::sleep(rng.millis(1000, 10_000));
+            ec2_link(&lab.nodes[node], true);
+        }
+        Fault::Ec2Down => {
+            for node in &lab.nodes {
+                ec2_link(node, false);
+            }
+            std::thread::sleep(rng.millis(1000, 10_000));
+            for node in &lab.nodes {
+                ec2_link(node, true);
+            }
+        }
+        Fault::NotifyKilledMidTakeover => {
+            // The master's proxy dies; the backup's `hakit notify master` is killed in the
+            // middle of its EC2 calls (bounded hunt: up to 5 s).
+            lab.nodes[m].kill_haproxy();
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(5) {
+                let notify: Vec<String> = pids(&lab.nodes[other], "hakit");
+                if !notify.is_empty() {
+                    std::thread::sleep(rng.millis(0, 150));
+                    signal(&notify, "-KILL");
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            std::thread::sleep(rng.millis(500, 3000));
+            lab.nodes[m].start_haproxy();
+        }
+    }
+}
+
+/// Why the settled cluster breaks an invariant, or `None`.
+fn broken(lab: &Lab, mode: Mode) -> Option<String> {
+    let Some(m) = master(lab, mode) else {
+        return Some("not exactly one VRRP master".into());
+    };
+    let node = &lab.nodes[m];
+    let reached = match mode {
+        Mode::AwsEip => {
+            let (eni, _) = lab.eni_of(node.name);
+            let holder = lab.holder();
+            if holder.as_deref() != Some(eni.as_str()) {
+                return Some(format!(
+                    "{} is master but EC2 shows the address on {holder:?}",
+                    node.name
+                ));
+            }
+            lab.client_reach_eip()
+        }
+        Mode::L2Vip => lab.client_reach(VIP),
+    };
+    if let Err(why) = reached {
+        return Some(format!("no proxy answers through the address: {why}"));
+    }
+    // keepalived runs `hakit notify --reconcile` every few seconds: a notify still there
+    // a second later is one left running.
+    for n in &lab.nodes {
+        let running = pids(n, "hakit");
+        if !running.is_empty() {
+            std::thread::sleep(Duration::from_secs(1));
+            let stuck: Vec<String> = pids(n, "hakit")
+                .into_iter()
+                .filter(|p| running.contains(p))
+                .collect();
+            if !stuck.is_empty() {
+                return Some(format!(
+                    "`hakit notify` {stuck:?} still running on {}",
+                    n.name
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// Every failover-log line is one hakit writes, and the journal parses.
+fn logs_and_journal_parse(lab: &Lab) -> Result<(), String> {
+    for node in &lab.nodes {
+        let log = std::fs::read_to_string(node.root.join("var/log/hakit/failover.log"))
+            .unwrap_or_default();
+        for line in log.lines() {
+            let fields = line.contains(" cluster=lab ")
+                && line.contains(&format!(" node={} ", node.name))
+                && line.contains(" action=");
+            if !fields {
+                return Err(format!(
+                    "{}: a failover log line hakit did not write: {line}",
+                    node.name
+                ));
+            }
+        }
+        let journal = node.root.join("var/lib/hakit/journal.json");
+        let text =
+            std::fs::read_to_string(&journal).map_err(|e| format!("{}: {e}", journal.display()))?;
+        serde_json::from_str::<serde_json::Value>(&text)
+            .map_err(|e| format!("{}: {e}", journal.display()))?;
+    }
+    Ok(())
+}
+
+#[test]
+fn soak_aws_eip_pair_under_random_faults() {
+    soak(Mode::AwsEip);
+}
+
+#[test]
+fn soak_l2_vip_pair_under_random_faults() {
+    soak(Mode::L2Vip);
+}
+
+fn soak(mode: Mode) {
+    let seed = std::env::var("HAKIT_SOAK_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+                | 1
+        });
+    let rounds: usize = std::env::var("HAKIT_SOAK_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8);
+    let lab_mode = match mode {
+        Mode::AwsEip => "aws-eip",
+        Mode::L2Vip => "l2-vip",
+    };
+    let Some(mut lab) = lab(&format!("s{lab_mode}"), lab_mode, "", 2) else {
+        return;
+    };
+    let faults_here: Vec<Fault> = FAULTS
+        .into_iter()
+        .filter(|f| mode == Mode::AwsEip || !matches!(f, Fault::NodeCutFromEc2 | Fault::Ec2Down))
+        .collect();
+    eprintln!("figure: soak {lab_mode} seed {seed}, {rounds} faults (replay: HAKIT_SOAK_SEED={seed} HAKIT_SOAK_ROUNDS={rounds})");
+    let mut rng = Rng(seed);
+    let before: Vec<_> = lab.nodes.iter().map(|n| tree(&n.root)).collect();
+    lab.setup(0, "master");
+    lab.setup(1, "backup");
+    lab.start_proxies();
+    lab.nodes[0].start_keepalived();
+    wait_until("n1 to become VRRP master", Duration::from_secs(30), || {
+        lab.nodes[0].holds_marker(mode.marker())
+    });
+    lab.nodes[1].start_keepalived();
+    if mode == Mode::AwsEip {
+        lab.wait_holder("n1", "the EIP on n1 after keepalived started");
+    }
+
+    // A client connecting through the address every 200 ms, for the whole soak.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tried, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let outage = Arc::new(Mutex::new((Duration::ZERO, None::<Instant>)));
+    let client = {
+        let (stop, tried, failed, outage) =
+            (stop.clone(), tried.clone(), failed.clone(), outage.clone());
+        let client_ns = lab.client.0.clone();
+        let (endpoint, allocation) = (lab.endpoint.clone(), lab.world.allocation_id.clone());
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(3600) {
+                let ip = match mode {
+                    Mode::AwsEip => crate::e2e::eip_private_ip(&endpoint, &allocation),
+                    Mode::L2Vip => Some(VIP.to_string()),
+                };
+                let good = ip.is_some_and(|ip| crate::e2e::banner_from(&client_ns, &ip));
+                tried.fetch_add(1, Ordering::Relaxed);
+                let mut o = outage.lock().expect("lock");
+                if good {
+                    if let Some(since) = o.1.take() {
+                        o.0 = o.0.max(since.elapsed());
+                    }
+                } else {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    o.1.get_or_insert_with(Instant::now);
+                }
+                drop(o);
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        })
+    };
+
+    let mut done: Vec<Round> = Vec::new();
+    for round in 1..=rounds {
+        let Some(m) = master(&lab, mode) else {
+            panic!("seed {seed}, round {round}: no single master before the fault");
+        };
+        let pick = |rng: &mut Rng| faults_here[rng.below(faults_here.len() as u64) as usize];
+        let mut faults = vec![pick(&mut rng)];
+        // One fault in four overlaps with a second (different) one.
+        if rng.below(4) == 0 {
+            let second = pick(&mut rng);
+            if second != faults[0] {
+                faults.push(second);
+            }
+        }
+        let sampler = HolderSampler::start(&lab);
+        let started = Instant::now();
+        match faults.as_slice() {
+            [one] => inject(&mut lab, *one, m, &mut rng),
+            [a, b] => {
+                // Overlapping: the second starts while the first holds (the lab's
+                // processes are the test's, so one thread drives both in turn).
+                let (a, b) = (*a, *b);
+                let mut rng2 = Rng(rng.next() | 1);
+                inject_overlapping(&mut lab, a, b, m, &mut rng, &mut rng2);
+            }
+            _ => unreachable!(),
+        }
+        let healed = started.elapsed();
+        let settle = Instant::now();
+        let mut why = broken(&lab, mode);
+        while why.is_some() && settle.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(250));
+            why = broken(&lab, mode);
+        }
+        let history = sampler.stop();
+        if let Some(why) = why {
+            panic!("seed {seed}, round {round}, faults {faults:?}: not settled 30 s after healing: {why}\nEC2's holders meanwhile: {history:?}");
+        }
+        let moves = history.len().saturating_sub(1);
+        assert!(
+            moves <= 2,
+            "seed {seed}, round {round}, faults {faults:?}: the address changed hands {moves} times: {history:?}"
+        );
+        if let Err(why) = logs_and_journal_parse(&lab) {
+            panic!("seed {seed}, round {round}: {why}");
+        }
+        eprintln!(
+            "soak round {round}: {faults:?} on {}, healed after {:.1} s, settled {:.1} s later, {moves} moves",
+            lab.nodes[m].name,
+            healed.as_secs_f64(),
+            settle.elapsed().as_secs_f64()
+        );
+        done.push(Round {
+            faults,
+            settled: settle.elapsed(),
+            moves,
+        });
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = client.join();
+
+    let mut by_kind: BTreeMap<Fault, (usize, Duration, usize)> = BTreeMap::new();
+    for r in &done {
+        for f in &r.faults {
+            let e = by_kind.entry(*f).or_default();
+            e.0 += 1;
+            e.1 = e.1.max(r.settled);
+            e.2 = e.2.max(r.moves);
+        }
+    }
+    for (kind, (count, settled, moves)) in &by_kind {
+        eprintln!(
+            "figure: soak {lab_mode} {kind:?}: {count} runs, settled within {:.1} s after healing (worst), at most {moves} address moves",
+            settled.as_secs_f64()
+        );
+    }
+    let longest = outage.lock().map(|o| o.0).unwrap_or_default();
+    eprintln!(
+        "figure: soak {lab_mode} client through the address: {} of {} connects failed, longest outage {:.1} s",
+        failed.load(Ordering::Relaxed),
+        tried.load(Ordering::Relaxed),
+        longest.as_secs_f64()
+    );
+
+    for node in &mut lab.nodes {
+        node.stop_keepalived();
+        node.kill_haproxy();
+    }
+    lab.rollback(1);
+    lab.rollback(0);
+    lab.assert_rolled_back(&before);
+}
+
+/// Two faults overlapping: `a` begins, `b` begins a moment later (each picks its own
+/// hold time), both end. Run as two threads would be impossible here (the lab's process
+/// handles are the test's own), so `b` is injected inside `a`'s hold: `a` is a VRRP or EC2
+/// cut (they hold without touching processes), or `b` simply follows `a` at once.
+fn inject_overlapping(lab: &mut Lab, a: Fault, b: Fault, m: usize, rng: &mut Rng, rng2: &mut Rng) {
+    match a {
+        Fault::VrrpCut => {
+            lab.vrrp_link(false);
+            std::thread::sleep(rng.millis(200, 2000));
+            inject(lab, b, m, rng2);
+            lab.vrrp_link(true);
+        }
+        Fault::Ec2Down => {
+            for node in &lab.nodes {
+                ec2_link(node, false);
+            }
+            std::thread::sleep(rng.millis(200, 2000));
+            inject(lab, b, m, rng2);
+            for node in &lab.nodes {
+                ec2_link(node, true);
+            }
+        }
+        _ => {
+            inject(lab, a, m, rng);
+            inject(lab, b, m, rng2);
+        }
+    }
+}
+
+/// The load nemesis, a benchmark (`bench/load.sh`; ignored in the suite): no fault, only
+/// CPU and I/O load on the whole machine (`stress-ng`, every core) for
+/// `HAKIT_LOAD_SECONDS` (60 by default), at the default advert interval and at 0.3 s and
+/// 0.2 s. Counts spurious VRRP transitions (the backup becoming master) and address
+/// moves, then measures node death (keepalived SIGKILLed on the master) at the same
+/// interval: prints one row per interval to choose the default from. Asserts nothing
+/// beyond the lab working.
+#[test]
+#[ignore = "benchmark: bench/load.sh"]
+fn load_nemesis_benchmark() {
+    if !crate::common::require_tool("stress-ng") {
+        return;
+    }
+    let seconds: u64 = std::env::var("HAKIT_LOAD_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    for advert in ["0.5", "0.3", "0.2"] {
+        let extra = format!("advert_int = {advert}\n");
+        let Some(mut lab) = lab("load", "aws-eip", &extra, 2) else {
+            return;
+        };
+        lab.setup(0, "master");
+        lab.setup(1, "backup");
+        lab.start_proxies();
+        lab.nodes[0].start_keepalived();
+        wait_until("n1 to become VRRP master", Duration::from_secs(30), || {
+            lab.nodes[0].holds_marker(MARKER)
+        });
+        lab.nodes[1].start_keepalived();
+        lab.wait_holder("n1", "the EIP on n1 after keepalived started");
+        let (eni1, _) = lab.eni_of("n1");
+        let sampler = HolderSampler::start(&lab);
+        let mut stress = std::process::Command::new("stress-ng")
+            .args(["--cpu", "0", "--io", "2", "--timeout"])
+            .arg(format!("{seconds}s"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("stress-ng");
+        let started = Instant::now();
+        let mut backup_master_samples = 0usize;
+        let mut transitions = 0usize;
+        let mut was = false;
+        while started.elapsed() < Duration::from_secs(seconds) {
+            let now = lab.nodes[1].holds_marker(MARKER);
+            if now && !was {
+                transitions += 1;
+            }
+            backup_master_samples += usize::from(now);
+            was = now;
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = stress.wait();
+        let history = sampler.stop();
+        let moves = history.len().saturating_sub(1);
+        assert_eq!(history.first(), Some(&Some(eni1)), "sampling started on n1");
+        // Settle, then node death at this interval.
+        std::thread::sleep(Duration::from_secs(3));
+        lab.wait_holder("n1", "the EIP back on n1 before the node death");
+        lab.nodes[0].kill_keepalived();
+        let took = lab.wait_holder("n2", "the EIP on n2 after n1's keepalived died");
+        eprintln!(
+            "figure: load nemesis, advert_int {advert} s: {transitions} spurious backup->master transitions, {moves} address moves in {seconds} s of stress-ng on every core ({backup_master_samples} samples with the backup master); node death -> EIP on n2 after {:.2} s",
+            took.as_secs_f64()
+        );
+        for node in &mut lab.nodes {
+            node.stop_keepalived();
+            node.kill_haproxy();
+        }
+        lab.rollback(1);
+        lab.rollback(0);
+    }
+}
