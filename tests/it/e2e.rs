@@ -191,9 +191,10 @@ pub fn hotplug_in(
     )
 }
 
-/// moto's EC2 server at `ip`:5000 in namespace `ns`, and the endpoint the test process
-/// uses to reach it: a port on its own loopback, relayed through a unix socket into the
-/// namespace. Waits (bounded) until it answers.
+/// moto's EC2 server in namespace `ns`, reached by the nodes at `ip`:5000 through a proxy
+/// that can answer as a troubled EC2 does (ec2_faults.py; [`ec2_fault`] sets how), and the
+/// endpoint the test process uses to reach moto itself: a port on its own loopback,
+/// relayed through a unix socket into the namespace. Waits (bounded) until it answers.
 pub fn moto_in(ns: &str, ip: &str, dir: &Path) -> (Vec<Daemon>, String) {
     // moto as AWS assigns ENI addresses (see moto_aws.py): never a subnet's reserved ones.
     let mut daemons = vec![spawn_in(
@@ -201,11 +202,24 @@ pub fn moto_in(ns: &str, ip: &str, dir: &Path) -> (Vec<Daemon>, String) {
         &[
             "python3",
             &e2e_dir().join("moto_aws.py").display().to_string(),
-            ip,
-            "5000",
+            "127.0.0.1",
+            "5001",
         ],
         &dir.join("moto.log"),
     )];
+    daemons.push(spawn_in(
+        ns,
+        &[
+            "python3",
+            &e2e_dir().join("ec2_faults.py").display().to_string(),
+            ip,
+            "5000",
+            "5001",
+            &dir.join("ec2-fault").display().to_string(),
+            LIFETIME_S,
+        ],
+        &dir.join("ec2-faults.log"),
+    ));
     let sock = dir.join("moto.sock");
     let _ = std::fs::remove_file(&sock);
     daemons.push(spawn_in(
@@ -213,7 +227,7 @@ pub fn moto_in(ns: &str, ip: &str, dir: &Path) -> (Vec<Daemon>, String) {
         &[
             "socat",
             &format!("UNIX-LISTEN:{},fork", sock.display()),
-            &format!("TCP:{ip}:5000"),
+            "TCP:127.0.0.1:5001",
         ],
         &dir.join("socat-moto.log"),
     ));
@@ -1189,6 +1203,12 @@ pub(crate) fn banner_from(ns: &str, ip: &str) -> bool {
         .is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"hakit-lab-database"))
 }
 
+/// How the lab's EC2 endpoint answers the nodes from now on: "throttle", "error", "slow",
+/// or "" (as moto does). The test process's own view of EC2 is never affected.
+pub(crate) fn ec2_fault(lab_dir: &Path, mode: &str) {
+    std::fs::write(lab_dir.join("ec2-fault"), mode).expect("ec2 fault mode");
+}
+
 /// EC2's view of the Elastic IP, sampled every 100 ms in the background: each distinct
 /// holder in turn (None: unassociated), until `stop`.
 pub(crate) struct HolderSampler {
@@ -1601,7 +1621,7 @@ fn failover_benchmark() {
 
 /// A node namespace's network state that setup touches: interface names, IPv4 addresses,
 /// policy rules and every IPv4 route (all tables).
-fn net_state(ns: &Netns) -> String {
+pub(crate) fn net_state(ns: &Netns) -> String {
     let links: Vec<String> = ns
         .ip(&["-o", "link", "show"])
         .lines()

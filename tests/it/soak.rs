@@ -4,7 +4,8 @@
 //! faults, 8 by default). A nemesis picks faults at random, sometimes two at once: the
 //! proxy killed or hung (SIGSTOP for 0.5-5 s), keepalived SIGKILLed (and restarted) or
 //! paused, the VRRP link cut for 1-10 s while both nodes reach EC2, a node cut from EC2,
-//! the EC2 endpoint down for everyone, `hakit notify` killed in the middle of a takeover.
+//! the EC2 endpoint down for everyone or answering with throttling, 5xx errors or 2 s of
+//! latency, `hakit notify` killed in the middle of a takeover.
 //! (The EC2 faults only in aws-eip mode.) A client keeps connecting through the address the
 //! whole time, and EC2's view of the address is sampled every 100 ms. After every fault,
 //! once the cluster has settled (bounded): exactly one VRRP master, the address on that
@@ -12,7 +13,9 @@
 //! address, no `hakit notify` is left running, the failover log and the journal parse;
 //! during it, the Elastic IP changed hands at most twice. Figures per fault kind.
 
-use crate::e2e::{lab, ok, sh, tree, wait_until, HolderSampler, Lab, Node, AWS_IP, MARKER};
+use crate::e2e::{
+    ec2_fault, lab, net_state, ok, sh, tree, wait_until, HolderSampler, Lab, Node, AWS_IP, MARKER,
+};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,10 +51,13 @@ enum Fault {
     VrrpCut,
     NodeCutFromEc2,
     Ec2Down,
+    Ec2Throttling,
+    Ec2Errors,
+    Ec2Slow,
     NotifyKilledMidTakeover,
 }
 
-const FAULTS: [Fault; 8] = [
+const FAULTS: [Fault; 11] = [
     Fault::ProxyKilled,
     Fault::ProxyHung,
     Fault::KeepalivedKilled,
@@ -59,6 +65,9 @@ const FAULTS: [Fault; 8] = [
     Fault::VrrpCut,
     Fault::NodeCutFromEc2,
     Fault::Ec2Down,
+    Fault::Ec2Throttling,
+    Fault::Ec2Errors,
+    Fault::Ec2Slow,
     Fault::NotifyKilledMidTakeover,
 ];
 
@@ -174,6 +183,16 @@ fn inject(lab: &mut Lab, fault: Fault, m: usize, rng: &mut Rng) {
             for node in &lab.nodes {
                 ec2_link(node, true);
             }
+        }
+        Fault::Ec2Throttling | Fault::Ec2Errors | Fault::Ec2Slow => {
+            let how = match fault {
+                Fault::Ec2Throttling => "throttle",
+                Fault::Ec2Errors => "error",
+                _ => "slow",
+            };
+            ec2_fault(&lab.dir, how);
+            std::thread::sleep(rng.millis(1000, 10_000));
+            ec2_fault(&lab.dir, "");
         }
         Fault::NotifyKilledMidTakeover => {
             // The master's proxy dies; the backup's `hakit notify master` is killed in the
@@ -298,11 +317,22 @@ fn soak(mode: Mode) {
     };
     let faults_here: Vec<Fault> = FAULTS
         .into_iter()
-        .filter(|f| mode == Mode::AwsEip || !matches!(f, Fault::NodeCutFromEc2 | Fault::Ec2Down))
+        .filter(|f| {
+            mode == Mode::AwsEip
+                || !matches!(
+                    f,
+                    Fault::NodeCutFromEc2
+                        | Fault::Ec2Down
+                        | Fault::Ec2Throttling
+                        | Fault::Ec2Errors
+                        | Fault::Ec2Slow
+                )
+        })
         .collect();
     eprintln!("figure: soak {lab_mode} seed {seed}, {rounds} faults (replay: HAKIT_SOAK_SEED={seed} HAKIT_SOAK_ROUNDS={rounds})");
     let mut rng = Rng(seed);
     let before: Vec<_> = lab.nodes.iter().map(|n| tree(&n.root)).collect();
+    let nets_before: Vec<String> = lab.nodes.iter().map(|n| net_state(&n.ns)).collect();
     lab.setup(0, "master");
     lab.setup(1, "backup");
     lab.start_proxies();
@@ -439,6 +469,15 @@ fn soak(mode: Mode) {
     lab.rollback(1);
     lab.rollback(0);
     lab.assert_rolled_back(&before);
+    // No interface, address, rule or route hakit did not make was touched, and nothing
+    // hakit made is left (the hotplug helper takes the detached ENIs' interfaces away).
+    for (node, net) in lab.nodes.iter().zip(&nets_before) {
+        wait_until(
+            "each node's network as before the soak",
+            Duration::from_secs(15),
+            || net_state(&node.ns) == *net,
+        );
+    }
 }
 
 /// Two faults overlapping: `a` begins, `b` begins a moment later (each picks its own
