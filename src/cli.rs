@@ -205,6 +205,11 @@ pub struct StatusArgs {
     /// This node's name [default: the node whose address is on this host]
     #[arg(long, short = 'n', env = "HAKIT_NODE")]
     pub node: Option<String>,
+    /// Only log in to the local ProxySQL's client port as the monitor user (the secrets
+    /// file's password): exit 0 when the login completes within 1 s, 4 otherwise.
+    /// keepalived's check for the proxysql profile; needs root
+    #[arg(long)]
+    pub login_check: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -51,6 +51,27 @@ pub struct AddressStatus {
     pub error: Option<String>,
 }
 
+/// A whole MySQL login to the local proxy's client port as ProxySQL's monitor user: a
+/// hung proxy never greets, one that cannot authenticate refuses. Exit 4 (degraded, a
+/// failed check) when it does not complete within 1 s.
+fn login_check(config_path: &Path) -> anyhow::Result<()> {
+    let cluster = config::load(config_path)?;
+    let base = config_path.parent().unwrap_or(Path::new("."));
+    let profile = profile::load(&cluster.profile, base)?;
+    let port = cluster.proxy.port.unwrap_or(profile.port);
+    let secrets = crate::secrets::Secrets::load(&cluster.paths.secrets_file())?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    match crate::host::mysql_wire::Conn::connect(
+        addr,
+        crate::config::proxysql::MONITOR_USER,
+        secrets.proxy_monitor_password.expose(),
+        Duration::from_secs(1),
+    ) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Degraded(format!("no login to {} on {addr}: {e:#}", profile.service)).into()),
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct ProxyStatus {
     pub service: String,
@@ -59,6 +80,9 @@ pub struct ProxyStatus {
 }
 
 pub fn run(args: StatusArgs) -> anyhow::Result<()> {
+    if args.login_check {
+        return login_check(&args.config.path);
+    }
     let cluster = config::load(&args.config.path)?;
     let node = role::this_node(&cluster, args.node.as_deref(), &RealHost)?;
     let base = args.config.path.parent().unwrap_or(Path::new("."));

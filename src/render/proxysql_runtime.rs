@@ -70,6 +70,17 @@ pub fn desired(cluster: &Cluster, profile: &Profile, secrets: &Secrets) -> Optio
         ),
     };
     rows.push((hostgroups.0, vec![hostgroups.1]));
+    // The monitor user logs in through the client port too (keepalived's check runs no
+    // query; on the backends it may only monitor).
+    rows.push((
+        "mysql_users",
+        vec![format!(
+            "INSERT INTO mysql_users (username, password, default_hostgroup, max_connections, active) VALUES ({}, {}, {}, 10, 1)",
+            quote(MONITOR_USER),
+            quote(secrets.proxy_monitor_password.expose()),
+            p.writer_hostgroup
+        )],
+    ));
     for u in &p.users {
         let password = secrets
             .proxysql_users

@@ -37,6 +37,10 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../templates/networkd-eni.network.j2"),
     ),
     (
+        "check_proxysql_login.sh.j2",
+        include_str!("../../templates/check_proxysql_login.sh.j2"),
+    ),
+    (
         "check_mysql_greeting.sh.j2",
         include_str!("../../templates/check_mysql_greeting.sh.j2"),
     ),

@@ -1829,9 +1829,9 @@ debian = ["keepalived"]
 rhel = ["keepalived"]
 
 [[checks]]
-name = "proxy_greets"
-template = "check_mysql_greeting.sh.j2"
-user = "keepalived_script"
+name = "proxy_login"
+template = "check_proxysql_login.sh.j2"
+user = "root"
 
 [[files]]
 template = "proxysql.cnf.j2"

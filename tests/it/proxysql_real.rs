@@ -583,9 +583,10 @@ fn a_changed_configuration_is_loaded_live_and_rolled_back() {
     assert_eq!(host.snapshot(), before, "the host as before");
 }
 
-/// The proxysql profile's health check, as rendered, against the real ProxySQL: healthy
-/// while it runs, unhealthy while it is hung (SIGSTOP: the kernel still completes the TCP
-/// handshake) and once it is stopped.
+/// The proxysql profile's health check, as rendered (a whole login through the client
+/// port as the monitor user, by hakit), against the real ProxySQL: healthy while it runs,
+/// unhealthy while it is hung (SIGSTOP: the kernel still completes the TCP handshake),
+/// with a wrong monitor password, and once it is stopped.
 #[test]
 fn the_health_check_fails_on_a_hung_or_stopped_proxysql() {
     let Some(binary) = ready("the proxysql health check") else {
@@ -596,10 +597,18 @@ fn the_health_check_fails_on_a_hung_or_stopped_proxysql() {
     std::fs::create_dir_all(&dir).expect("dir");
     let db = Mariadb::start(&dir.join("db"));
     let (port, admin) = (free_port(), free_port());
-    let mut px = Proxysql::start(&binary, &dir, &cluster_file(db.port, port, admin, ""));
-    let check = dir.join("rendered/usr/local/libexec/hakit/check_proxy_greets.sh");
+    // The check reads the cluster and secrets files from paths.config_dir.
+    let paths = format!("[paths]\nconfig_dir = \"{}\"\n", dir.display());
+    let mut px = Proxysql::start(&binary, &dir, &cluster_file(db.port, port, admin, &paths));
+    let check = dir.join("rendered/usr/local/libexec/hakit/check_proxy_login.sh");
     let script = std::fs::read_to_string(&check).expect("the rendered check");
-    assert!(script.contains(&format!("/127.0.0.1/{port}")), "{script}");
+    assert!(
+        script.contains(&format!(
+            "status --login-check --config {}/cluster.toml",
+            dir.display()
+        )),
+        "{script}"
+    );
     let healthy = || {
         Command::new("bash")
             .arg(&check)
@@ -626,12 +635,19 @@ fn the_health_check_fails_on_a_hung_or_stopped_proxysql() {
     let took = started.elapsed();
     signal("-CONT");
     assert!(!hung, "the check passed on a SIGSTOPped ProxySQL");
-    eprintln!("figure: the greeting check failed a hung ProxySQL in {took:?}");
+    eprintln!("figure: the login check failed a hung ProxySQL in {took:?}");
     wait_for(
         "the check to pass again after SIGCONT",
         Duration::from_secs(10),
         healthy,
     );
+    // The secrets file's monitor password is what ProxySQL checks.
+    let secrets = dir.join("secrets.toml");
+    let good = std::fs::read_to_string(&secrets).expect("secrets");
+    std::fs::write(&secrets, good.replace(MONITOR_PASSWORD, "notTheMonitorPW")).expect("write");
+    assert!(!healthy(), "the check passed with a wrong monitor password");
+    std::fs::write(&secrets, &good).expect("write");
+    assert!(healthy(), "the check with the right password again");
     px.stop();
     assert!(!healthy(), "the check passed on a stopped ProxySQL");
 }
@@ -675,8 +691,12 @@ fn proxysql_reads_every_rendering_of_its_config() {
         );
         let ask = |sql: &str| client_ok(admin, "hakit", ADMIN_PASSWORD, sql);
         assert_eq!(
-            ask("SELECT username, default_hostgroup FROM mysql_users").trim(),
-            if i == 2 { "app\t1" } else { "app\t10" },
+            ask("SELECT username, default_hostgroup FROM mysql_users ORDER BY username").trim(),
+            if i == 2 {
+                "app\t1\nhakit_monitor\t1"
+            } else {
+                "app\t10\nhakit_monitor\t10"
+            },
             "case {i}"
         );
         assert_eq!(
