@@ -201,6 +201,16 @@ pub fn client_ok(port: u16, user: &str, password: &str, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A login with hakit's own MySQL client to 127.0.0.1:`port` (3 s at most).
+fn login(port: u16, user: &str, password: &str) -> anyhow::Result<hakit::host::mysql_wire::Conn> {
+    hakit::host::mysql_wire::Conn::connect(
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        user,
+        password,
+        Duration::from_secs(3),
+    )
+}
+
 /// The proxysql profile's cluster file for a backend on `backend_port`, with the proxy's
 /// client and admin ports, and `extra` under `[proxysql]`.
 pub fn cluster_file(backend_port: u16, port: u16, admin_port: u16, extra: &str) -> String {
@@ -357,14 +367,8 @@ fn a_configured_user_logs_in_through_proxysql_and_the_monitor_follows_read_only(
     );
 
     // hakit's own client speaks the protocol to both: the admin interface and MariaDB.
-    let addr = |port: u16| std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let mut admin_conn = hakit::host::mysql_wire::Conn::connect(
-        addr(admin),
-        "hakit",
-        ADMIN_PASSWORD,
-        Duration::from_secs(3),
-    )
-    .expect("hakit's client logs in to the admin interface");
+    let mut admin_conn = login(admin, "hakit", ADMIN_PASSWORD)
+        .expect("hakit's client logs in to the admin interface");
     let servers = admin_conn
         .query("SELECT hostgroup_id, hostname, port FROM runtime_mysql_servers WHERE hostgroup_id = 10")
         .expect("query");
@@ -377,13 +381,8 @@ fn a_configured_user_logs_in_through_proxysql_and_the_monitor_follows_read_only(
             Some(db.port.to_string())
         ]]
     );
-    let mut app = hakit::host::mysql_wire::Conn::connect(
-        addr(port),
-        "app",
-        APP_PASSWORD,
-        Duration::from_secs(3),
-    )
-    .expect("hakit's client logs in through ProxySQL");
+    let mut app =
+        login(port, "app", APP_PASSWORD).expect("hakit's client logs in through ProxySQL");
     let rows = app
         .query("SELECT id, NULL FROM shop.orders ORDER BY id")
         .expect("query");
@@ -394,12 +393,7 @@ fn a_configured_user_logs_in_through_proxysql_and_the_monitor_follows_read_only(
             vec![Some("2".to_string()), None]
         ]
     );
-    let refused = hakit::host::mysql_wire::Conn::connect(
-        addr(admin),
-        "hakit",
-        "wrong",
-        Duration::from_secs(3),
-    );
+    let refused = login(admin, "hakit", "wrong");
     assert!(
         refused
             .as_ref()
@@ -538,13 +532,7 @@ fn a_changed_configuration_is_loaded_live_and_rolled_back() {
         .read(Path::new("/var/lib/hakit/proxysql-before.json"))
         .expect("read")
         .is_some());
-    let mut session = hakit::host::mysql_wire::Conn::connect(
-        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-        "app",
-        APP_PASSWORD,
-        Duration::from_secs(3),
-    )
-    .expect("a client session");
+    let mut session = login(port, "app", APP_PASSWORD).expect("a client session");
     session.query("SELECT 1").expect("the session works");
 
     // A second backend: loaded live, the open session still answers.
