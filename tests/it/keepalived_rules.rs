@@ -429,3 +429,21 @@ fn haproxy_checks_each_backend_as_the_cluster_file_says() {
         "every backend is checked: {custom}"
     );
 }
+
+/// After a healed split, the yielding master sends one more advert, so the master hears
+/// a lower priority and announces the address again (the soak found clients stuck on the
+/// yielding node's MAC without it).
+#[test]
+fn a_yielding_master_sends_one_more_advert_in_every_mode() {
+    for mode in ["l2-vip", "aws-eip"] {
+        let conf = render_text(&cluster_toml("haproxy", mode, ""), Role::Backup)
+            .into_iter()
+            .find(|f| f.path.ends_with("keepalived.conf"))
+            .expect("keepalived.conf")
+            .contents;
+        assert!(
+            conf.contains("    higher_prio_send_advert true\n"),
+            "{mode}: {conf}"
+        );
+    }
+}
