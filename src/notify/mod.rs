@@ -104,17 +104,23 @@ pub fn transition(
         return Ok(outcome(Action::Superseded, None, None));
     }
     let cloud = cloud.context("aws-eip mode needs EC2 access")?;
+    // The address before the nodes' reports: a master reports itself before it takes the
+    // address, so whoever holds it now has already said so in what is read next.
+    let before = if state == State::Master {
+        Some(cloud.address(&aws.eip_allocation_id)?)
+    } else {
+        None
+    };
     let enis = cloud.find_enis(&cluster.name, None)?;
     let eni = pick_own_eni(&enis, &cluster.name, node)?;
     // Every node reports its VRRP state, and when, on its own ENI; reconcile on the
     // master reads it, and refreshes its own report so it never goes stale.
     let now = unix_now();
     let report = |eni: &Eni| cloud.tag_eni(&eni.id, TAG_STATE, &state_tag(state.as_str(), now));
-    if state != State::Master {
+    let Some(before) = before else {
         report(&eni)?;
         return Ok(outcome(Action::LeftAlone, Some(eni.id), None));
-    }
-    let before = cloud.address(&aws.eip_allocation_id)?;
+    };
     let holder = before.network_interface_id.clone();
     let interval = u64::from(aws.reconcile_interval);
     if holder.as_deref() == Some(eni.id.as_str()) {
@@ -149,8 +155,10 @@ pub fn transition(
     if ticket.superseded()? {
         return Ok(outcome(Action::Superseded, Some(eni.id), holder));
     }
-    let after = cloud.associate_eip(&aws.eip_allocation_id, &eni.id)?;
+    // Reported first: a reconcile that sees this ENI holding the address must also see
+    // it reported master, or it would take the address back.
     report(&eni)?;
+    let after = cloud.associate_eip(&aws.eip_allocation_id, &eni.id)?;
     Ok(outcome(
         Action::Associated,
         Some(eni.id),

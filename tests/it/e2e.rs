@@ -1856,16 +1856,18 @@ fn proxysql_aws_eip_pair_lab() {
     let Some(binary) = crate::proxysql_real::proxysql_binary() else {
         return;
     };
+    // An absolute path: the check reads the cluster file setup installed, elsewhere.
+    let profile = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e/proxysql/proxysql-lab.toml");
     let Some(mut lab) = lab_with(
         "proxysql",
         "aws-eip",
-        "proxysql-lab.toml",
+        &profile.display().to_string(),
         "\n[[proxysql.user]]\nname = \"app\"\n",
         2,
     ) else {
         return;
     };
-    std::fs::write(lab.dir.join("proxysql-lab.toml"), PROXYSQL_LAB_PROFILE).expect("profile");
+    std::fs::write(&profile, PROXYSQL_LAB_PROFILE).expect("profile");
     let secrets = lab.dir.join("secrets.toml");
     std::fs::write(
         &secrets,
