@@ -104,10 +104,6 @@ fn render_with(
     templates: Option<&Path>,
     header: String,
 ) -> anyhow::Result<RenderedFile> {
-    if persist == EniPersist::Networkd {
-        // Byte for byte what earlier releases wrote (its own header and template).
-        return eni_unit::render_header(&paths.network_dir, cluster, config, templates, header);
-    }
     let ctx = minijinja::context! {
         header => header,
         interface => config.interface,
@@ -121,9 +117,8 @@ fn render_with(
         uuid => eni_keyfile::uuid(cluster),
     };
     let (template, kind) = match persist {
-        EniPersist::Networkd | EniPersist::Ec2NetUtils => {
-            (eni_ec2_dropin::TEMPLATE, FileKind::NetworkDropIn)
-        }
+        EniPersist::Networkd => (eni_unit::TEMPLATE, FileKind::NetworkUnit),
+        EniPersist::Ec2NetUtils => (eni_ec2_dropin::TEMPLATE, FileKind::NetworkDropIn),
         EniPersist::NetworkManager => (eni_keyfile::TEMPLATE, FileKind::NetworkUnit),
         EniPersist::Ifupdown => (eni_stanza::TEMPLATE, FileKind::NetworkUnit),
     };

@@ -1,9 +1,8 @@
 //! The systemd-networkd unit that persists the dedicated ENI's configuration (address and
-//! policy routing) across reboots: rendered from `networkd-eni.network.j2`, and read back
-//! by `rollback --discover` when the journal is lost. Writer and parser live here together.
+//! policy routing) across reboots: its path, owner and template (`networkd-eni.network.j2`,
+//! rendered with the other forms' context by `eni_persist`), and the parser that reads it
+//! back (drift repair, `rollback --discover`); the round trip is tested here.
 
-use super::{FileKind, RenderedFile, MARKER};
-use crate::host::interface::InterfaceConfig;
 use std::path::{Path, PathBuf};
 
 pub const TEMPLATE: &str = "networkd-eni.network.j2";
@@ -19,47 +18,6 @@ pub fn owner(cluster: &str, node: &str) -> String {
     format!("(cluster {cluster}, node {node})")
 }
 
-/// The unit for `config`, owned by `cluster`'s `node`.
-pub fn render(
-    network_dir: &Path,
-    cluster: &str,
-    node: &str,
-    config: &InterfaceConfig,
-    templates: Option<&Path>,
-) -> anyhow::Result<RenderedFile> {
-    let header = format!(
-        "{MARKER} {}. Removed by `hakit rollback`.",
-        owner(cluster, node)
-    );
-    render_header(network_dir, cluster, config, templates, header)
-}
-
-/// The unit with `header` as its first comment.
-pub(super) fn render_header(
-    network_dir: &Path,
-    cluster: &str,
-    config: &InterfaceConfig,
-    templates: Option<&Path>,
-    header: String,
-) -> anyhow::Result<RenderedFile> {
-    let ctx = minijinja::context! {
-        header => header,
-        mac => config.mac,
-        address => config.address.to_string(),
-        prefix => config.prefix,
-        subnet => config.subnet.to_string(),
-        gateway => config.gateway.to_string(),
-        table => config.table,
-    };
-    super::network_file(
-        path(network_dir, cluster),
-        FileKind::NetworkUnit,
-        TEMPLATE,
-        ctx,
-        templates,
-    )
-}
-
 /// What a unit says about the interface: its MAC, address, prefix and routing table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitFacts {
@@ -69,7 +27,7 @@ pub struct UnitFacts {
     pub table: u32,
 }
 
-/// Read back a unit [`render`] wrote; `None` for anything else.
+/// Read back a unit `networkd-eni.network.j2` rendered; `None` for anything else.
 pub fn parse(unit: &str) -> Option<UnitFacts> {
     let value = |key: &str| {
         unit.lines()
@@ -89,21 +47,27 @@ pub fn parse(unit: &str) -> Option<UnitFacts> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::interface::InterfaceConfig;
+    use crate::render::MARKER;
 
-    fn config() -> InterfaceConfig {
-        InterfaceConfig::example()
+    /// The unit for the example interface, in a cluster whose network_dir is `network_dir`.
+    fn render(network_dir: &str) -> super::super::RenderedFile {
+        let mut paths = crate::config::parse("name = \"demo\"\nmode = \"aws-eip\"\nprofile = \"haproxy\"\n[[node]]\nname = \"n1\"\naddress = \"192.0.2.11\"\n[[node]]\nname = \"n2\"\naddress = \"192.0.2.12\"\n[[backend]]\naddress = \"192.0.2.21:3306\"\n[aws]\neip_allocation_id = \"eipalloc-0123456789abcdef0\"\n[vrrp]\nvirtual_router_id = 51\n").expect("cluster").paths;
+        paths.network_dir = PathBuf::from(network_dir);
+        super::super::eni_persist::render(
+            super::super::eni_persist::EniPersist::Networkd,
+            &paths,
+            "demo",
+            "n1",
+            &InterfaceConfig::example(),
+            None,
+        )
+        .expect("render")
     }
 
     #[test]
     fn the_unit_reads_back_as_what_was_written() {
-        let file = render(
-            Path::new("/etc/systemd/network"),
-            "demo",
-            "n1",
-            &config(),
-            None,
-        )
-        .expect("render");
+        let file = render("/etc/systemd/network");
         assert_eq!(
             file.path,
             PathBuf::from("/etc/systemd/network/70-hakit-demo.network")
@@ -127,7 +91,7 @@ mod tests {
     /// Byte for byte what earlier releases wrote, so an upgrade rewrites nothing.
     #[test]
     fn the_unit_is_unchanged_from_earlier_releases() {
-        let file = render(Path::new("/n"), "demo", "n1", &config(), None).expect("render");
+        let file = render("/n");
         let earlier = format!(
             "# {MARKER} (cluster demo, node n1). Removed by `hakit rollback`.\n# The dedicated ENI's interface: its address, and policy routing so replies leave through it.\n[Match]\nMACAddress=0e:11:22:33:44:55\n\n[Network]\nDHCP=no\nAddress=192.0.2.140/25\n\n[Route]\nDestination=192.0.2.128/25\nTable=10001\n\n[Route]\nGateway=192.0.2.129\nTable=10001\n\n[RoutingPolicyRule]\nFrom=192.0.2.140\nTable=10001\nPriority=10001\n"
         );
