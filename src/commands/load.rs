@@ -98,11 +98,16 @@ impl LoadedNode {
         crate::hook::problem(host, bin)
     }
 
-    /// In aws-eip mode, why the ENI's configuration would not survive a reboot with the
-    /// network manager found here, with the fix (`None`: it would, or l2-vip mode).
-    pub fn network_stack_warning(&self, host: &dyn crate::host::Host) -> Option<String> {
+    /// In aws-eip mode, why the ENI's configuration would not survive a reboot with
+    /// `stack`, the network manager found here, with the fix (`None`: it would, or l2-vip
+    /// mode).
+    pub fn network_stack_warning(
+        &self,
+        host: &dyn crate::host::Host,
+        stack: crate::netstack::NetStack,
+    ) -> Option<String> {
         let aws = matches!(self.cluster.mode, crate::config::Mode::AwsEip(_));
-        if !aws || crate::netstack::detect(host) != crate::netstack::NetStack::Ifupdown {
+        if !aws || stack != crate::netstack::NetStack::Ifupdown {
             return None;
         }
         crate::netstack::ifupdown_problem(host, &self.cluster.paths.ifupdown_dir)

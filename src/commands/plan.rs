@@ -32,7 +32,8 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
     if let Some(problem) = loaded.hook_problem(&host) {
         warnings.push(format!("{problem} (setup refuses until it can run)"));
     }
-    warnings.extend(loaded.network_stack_warning(&host));
+    let netstack = crate::netstack::detect(&host);
+    warnings.extend(loaded.network_stack_warning(&host, netstack));
     let distro = crate::distro::detect();
     let mut plan = plan::build(PlanInput {
         cluster: &loaded.cluster,
@@ -45,7 +46,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
         target: &loaded.target,
         profile: &loaded.profile,
         distro: distro.as_ref(),
-        netstack: crate::netstack::detect(&crate::host::RealHost),
+        netstack,
         proxysql_runtime: crate::render::proxysql_runtime::desired(
             &loaded.cluster,
             &loaded.profile,

@@ -19,6 +19,7 @@ pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyho
         .context("the secrets file is required")?;
     let files = loaded.render(secrets, args.node.templates.as_deref())?;
     let distro = crate::distro::detect();
+    let netstack = crate::netstack::detect(&RealHost);
     let secrets_text = loaded
         .secrets_text
         .as_deref()
@@ -30,7 +31,7 @@ pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyho
         target: &loaded.target,
         profile: &loaded.profile,
         distro: distro.as_ref(),
-        netstack: crate::netstack::detect(&crate::host::RealHost),
+        netstack,
         proxysql_runtime: crate::render::proxysql_runtime::desired(
             &loaded.cluster,
             &loaded.profile,
@@ -92,7 +93,7 @@ pub fn run(args: SetupArgs, verbosity: Verbosity, prompting: Prompting) -> anyho
         }
     }
     if !args.skip_cloud {
-        if let Some(warning) = loaded.network_stack_warning(&host) {
+        if let Some(warning) = loaded.network_stack_warning(&host, netstack) {
             errln!("warning: {warning}");
         }
     }

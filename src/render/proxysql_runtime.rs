@@ -47,52 +47,79 @@ pub fn desired(cluster: &Cluster, profile: &Profile, secrets: &Secrets) -> Optio
     }
     let port = cluster.proxy.admin_port.or(profile.admin_port)?;
     let p = &cluster.proxysql;
-    let mut rows: Vec<(&str, Vec<String>)> = Vec::new();
+    let w = p.writer_hostgroup.to_string();
+    let mut rows: Vec<(&str, String)> = Vec::new();
     for b in &cluster.backends {
-        rows.push((
+        rows.push(insert(
             "mysql_servers",
-            vec![
-                format!("INSERT INTO mysql_servers (hostgroup_id, hostname, port, weight, max_connections) VALUES ({}, {}, {}, {}, 1000)",
-                    p.writer_hostgroup, quote(&b.host), b.port, b.weight),
+            &[
+                ("hostgroup_id", w.clone()),
+                ("hostname", quote(&b.host)),
+                ("port", b.port.to_string()),
+                ("weight", b.weight.to_string()),
+                ("max_connections", "1000".into()),
             ],
         ));
     }
-    let hostgroups = match p.topology {
-        Topology::Async => (
+    rows.push(match p.topology {
+        Topology::Async => insert(
             "mysql_replication_hostgroups",
-            format!("INSERT INTO mysql_replication_hostgroups (writer_hostgroup, reader_hostgroup, check_type, comment) VALUES ({}, {}, 'read_only', 'hakit')",
-                p.writer_hostgroup, p.reader_hostgroup),
+            &[
+                ("writer_hostgroup", w.clone()),
+                ("reader_hostgroup", p.reader_hostgroup.to_string()),
+                ("check_type", quote("read_only")),
+                ("comment", quote("hakit")),
+            ],
         ),
-        Topology::Galera => (
+        Topology::Galera => insert(
             "mysql_galera_hostgroups",
-            format!("INSERT INTO mysql_galera_hostgroups (writer_hostgroup, backup_writer_hostgroup, reader_hostgroup, offline_hostgroup, active, max_writers, writer_is_also_reader, max_transactions_behind, comment) VALUES ({}, {}, {}, {}, 1, 1, 1, 100, 'hakit')",
-                p.writer_hostgroup, p.backup_writer_hostgroup, p.reader_hostgroup, p.offline_hostgroup),
+            &[
+                ("writer_hostgroup", w.clone()),
+                (
+                    "backup_writer_hostgroup",
+                    p.backup_writer_hostgroup.to_string(),
+                ),
+                ("reader_hostgroup", p.reader_hostgroup.to_string()),
+                ("offline_hostgroup", p.offline_hostgroup.to_string()),
+                ("active", "1".into()),
+                ("max_writers", "1".into()),
+                ("writer_is_also_reader", "1".into()),
+                ("max_transactions_behind", "100".into()),
+                ("comment", quote("hakit")),
+            ],
         ),
-    };
-    rows.push((hostgroups.0, vec![hostgroups.1]));
+    });
     // The monitor user logs in through the client port too (keepalived's check runs no
     // query; on the backends it may only monitor).
-    rows.push((
-        "mysql_users",
-        vec![format!(
-            "INSERT INTO mysql_users (username, password, default_hostgroup, max_connections, active) VALUES ({}, {}, {}, 10, 1)",
-            quote(MONITOR_USER),
-            quote(secrets.proxy_monitor_password.expose()),
-            p.writer_hostgroup
-        )],
-    ));
-    for u in &p.users {
+    let monitor = (
+        MONITOR_USER,
+        secrets.proxy_monitor_password.expose().to_string(),
+        p.writer_hostgroup,
+        10,
+    );
+    let users = p.users.iter().map(|u| {
         let password = secrets
             .proxysql_users
             .get(&u.name)
             .map(|s| s.expose().to_string())
             .unwrap_or_default();
-        rows.push((
+        (
+            u.name.as_str(),
+            password,
+            u.default_hostgroup,
+            u.max_connections,
+        )
+    });
+    for (name, password, hostgroup, max) in std::iter::once(monitor).chain(users) {
+        rows.push(insert(
             "mysql_users",
-            vec![format!(
-                "INSERT INTO mysql_users (username, password, default_hostgroup, max_connections, active) VALUES ({}, {}, {}, {}, 1)",
-                quote(&u.name), quote(&password), u.default_hostgroup, u.max_connections
-            )],
+            &[
+                ("username", quote(name)),
+                ("password", quote(&password)),
+                ("default_hostgroup", hostgroup.to_string()),
+                ("max_connections", max.to_string()),
+                ("active", "1".into()),
+            ],
         ));
     }
     if p.read_write_split {
@@ -100,37 +127,52 @@ pub fn desired(cluster: &Cluster, profile: &Profile, secrets: &Secrets) -> Optio
             (1, "^SELECT .* FOR UPDATE", p.writer_hostgroup),
             (2, "^SELECT", p.reader_hostgroup),
         ] {
-            rows.push((
+            rows.push(insert(
                 "mysql_query_rules",
-                vec![format!(
-                    "INSERT INTO mysql_query_rules (rule_id, active, match_digest, destination_hostgroup, apply) VALUES ({id}, 1, {}, {hostgroup}, 1)",
-                    quote(digest)
-                )],
+                &[
+                    ("rule_id", id.to_string()),
+                    ("active", "1".into()),
+                    ("match_digest", quote(digest)),
+                    ("destination_hostgroup", hostgroup.to_string()),
+                    ("apply", "1".into()),
+                ],
             ));
         }
     }
+    let [user, password] = VARIABLES.map(String::from);
     let variables = [
-        MONITOR_USER.to_string(),
-        secrets.proxy_monitor_password.expose().to_string(),
+        (user, MONITOR_USER.to_string()),
+        (
+            password,
+            secrets.proxy_monitor_password.expose().to_string(),
+        ),
     ];
     Some(AdminBatch {
         port,
         user: ADMIN_USER.into(),
         password: secrets.proxy_admin_password.expose().to_string(),
-        statements: batch(
-            &rows,
-            &VARIABLES
-                .iter()
-                .zip(variables)
-                .map(|(n, v)| (n.to_string(), v))
-                .collect::<Vec<_>>(),
-        ),
+        statements: batch(&rows, &variables),
     })
 }
 
-/// Replace every configured table with `rows` (table, its INSERTs), set `variables`, load
+/// `INSERT INTO table (columns) VALUES (values)` for `row` (column, SQL value), with the
+/// table it fills.
+fn insert<'a>(table: &'a str, row: &[(&str, String)]) -> (&'a str, String) {
+    let columns: Vec<&str> = row.iter().map(|(c, _)| *c).collect();
+    let values: Vec<&str> = row.iter().map(|(_, v)| v.as_str()).collect();
+    (
+        table,
+        format!(
+            "INSERT INTO {table} ({}) VALUES ({})",
+            columns.join(", "),
+            values.join(", ")
+        ),
+    )
+}
+
+/// Replace every configured table with `rows` (table, one INSERT), set `variables`, load
 /// each group to runtime and save it to disk.
-fn batch(rows: &[(&str, Vec<String>)], variables: &[(String, String)]) -> Vec<String> {
+fn batch(rows: &[(&str, String)], variables: &[(String, String)]) -> Vec<String> {
     let mut out = Vec::new();
     for (tables, group) in GROUPS {
         for table in tables {
@@ -138,7 +180,7 @@ fn batch(rows: &[(&str, Vec<String>)], variables: &[(String, String)]) -> Vec<St
             out.extend(
                 rows.iter()
                     .filter(|(t, _)| t == table)
-                    .flat_map(|(_, inserts)| inserts.iter().cloned()),
+                    .map(|(_, insert)| insert.clone()),
             );
         }
         out.push(format!("LOAD {group} TO RUNTIME"));
@@ -188,24 +230,21 @@ pub fn restore_statements(results: &[QueryResult]) -> anyhow::Result<Vec<String>
             tables.len() + 1
         );
     }
-    let mut rows: Vec<(&str, Vec<String>)> = Vec::new();
+    let mut rows: Vec<(&str, String)> = Vec::new();
     for (table, result) in tables.iter().zip(results) {
-        let columns = result.columns.join(", ");
-        let inserts = result
-            .rows
-            .iter()
-            .map(|row| {
-                let values: Vec<String> = row
-                    .iter()
-                    .map(|v| v.as_deref().map_or("NULL".to_string(), quote))
-                    .collect();
-                format!(
-                    "INSERT INTO {table} ({columns}) VALUES ({})",
-                    values.join(", ")
+        for values in &result.rows {
+            let row: Vec<(&str, String)> = result
+                .columns
+                .iter()
+                .map(String::as_str)
+                .zip(
+                    values
+                        .iter()
+                        .map(|v| v.as_deref().map_or("NULL".to_string(), quote)),
                 )
-            })
-            .collect();
-        rows.push((table, inserts));
+                .collect();
+            rows.push(insert(table, &row));
+        }
     }
     let variables: Vec<(String, String)> = results[tables.len()]
         .rows
