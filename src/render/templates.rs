@@ -41,10 +41,6 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../templates/check_proxysql_login.sh.j2"),
     ),
     (
-        "check_mysql_greeting.sh.j2",
-        include_str!("../../templates/check_mysql_greeting.sh.j2"),
-    ),
-    (
         "check_http.sh.j2",
         include_str!("../../templates/check_http.sh.j2"),
     ),
