@@ -475,14 +475,7 @@ fn a_proxysql_user_without_a_password_exits_2_naming_the_secrets_key() {
     )
     .expect("write");
     let secrets = dir.path().join("secrets.toml");
-    std::fs::write(
-        &secrets,
-        format!(
-            "{}\n[proxysql_users]\napp = \"TESTappPW\"\n",
-            crate::common::TEST_SECRETS
-        ),
-    )
-    .expect("write");
+    std::fs::write(&secrets, crate::proxysql_real::secrets_with_app()).expect("write");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let out_dir = dir.path().join("out");

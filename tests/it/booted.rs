@@ -238,19 +238,7 @@ impl Lab {
             _turn: turn,
         };
         ok(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
-        ok(&[
-            "ip",
-            "-n",
-            &ns,
-            "link",
-            "add",
-            "br0",
-            "address",
-            crate::common::LAB_BRIDGE_MAC,
-            "type",
-            "bridge",
-        ]);
-        ok(&["ip", "-n", &ns, "link", "set", "br0", "up"]);
+        crate::common::add_lab_bridge(&ns);
         ok(&["ip", "-n", &ns, "addr", "add", "192.0.2.1/24", "dev", "br0"]);
         for (i, name) in names.iter().enumerate() {
             let address = format!("192.0.2.{}", 11 + i);

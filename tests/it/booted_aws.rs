@@ -14,7 +14,6 @@ use crate::booted_state::{host_state, HostState};
 use crate::common::require_tool;
 use crate::e2e::{hotplug_in, imds_in, moto_in, Daemon};
 use crate::emulator::{eip_state, prepare, runtime, sdk_client, World, REGION};
-use std::path::PathBuf;
 use std::time::Duration;
 
 const MOTO_IP: &str = "192.0.2.1";
@@ -250,9 +249,7 @@ fn an_aws_eip_pair_on_booted_hosts_fails_over_survives_networkd_and_reboots_and_
         return;
     }
     let mut lab = Lab::new("aw", "bookworm", &["n1", "n2"]);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("booted-aws");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = crate::common::fresh_dir("booted-aws");
     let cloud = Cloud::start(&lab, &dir);
     lab.put_cluster(&cluster_file(&cloud.world));
     let before: Vec<HostState> = lab.nodes.iter().map(host_state).collect();

@@ -12,7 +12,6 @@ use crate::booted_aws::{assert_eni_configured, cluster_file, eni_config, Cloud};
 use crate::booted_pair::{setup, wait_until};
 use crate::booted_state::host_state;
 use crate::common::require_tool;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// What setup writes for the stack, and how its manager is told to configure the links
@@ -69,9 +68,7 @@ fn the_eni_survives(case: &Case) {
         return;
     }
     let mut lab = Lab::with_stack(case.tag, "bookworm", case.stack, &["n1"]);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("booted-{}", case.tag));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = crate::common::fresh_dir(&format!("booted-{}", case.tag));
     let cloud = Cloud::start(&lab, &dir);
     lab.put_cluster(&cluster_file(&cloud.world));
     let before = host_state(lab.node("n1"));
@@ -119,8 +116,8 @@ fn the_eni_survives(case: &Case) {
         let when = format!("{stack}, after `{}`", done.join("` and `"));
         // Some of these take the configuration away and put it back asynchronously.
         wait_until(&when, Duration::from_secs(20), || {
-            eni_config(n1, &ip).3.contains(&format!("dev {interface}"))
-                && !eni_config(n1, &ip).1.is_empty()
+            let (_, rule, _, reply) = eni_config(n1, &ip);
+            reply.contains(&format!("dev {interface}")) && !rule.is_empty()
         });
         assert_eni_configured(n1, &ip, &when);
     }

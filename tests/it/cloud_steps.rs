@@ -78,6 +78,25 @@ pub(crate) fn host() -> FakeHost {
     host
 }
 
+/// What `rollback --discover` finds for n1 of `cluster` (haproxy profile) once its journal
+/// is lost.
+pub(crate) fn lose_journal_and_discover(
+    h: &FakeHost,
+    cluster: &Cluster,
+    cloud: &dyn Cloud,
+) -> hakit::rollback::discover::Discovery {
+    h.remove_file(&hakit::journal::layout::journal(Path::new(STATE)))
+        .expect("lose the journal");
+    let scope = hakit::rollback::discover::Scope {
+        cluster,
+        node: "n1",
+        proxy_config_dir: Path::new("/etc/haproxy"),
+        proxy_service: "haproxy",
+        package_source_dirs: &[],
+    };
+    hakit::rollback::discover::discover(h, Some(cloud), &scope).expect("discover")
+}
+
 /// The ConfigureEni step of node n1, kept in form `persist`.
 pub(crate) fn configure_eni(persist: EniPersist) -> Step {
     Step::ConfigureEni {
@@ -403,17 +422,7 @@ fn with_the_journal_lost_discover_finds_the_eni_and_its_interface_by_their_marks
             client_token: "discover-n2".into(),
         })
         .expect("n2's ENI");
-    h.remove_file(&hakit::journal::layout::journal(Path::new(STATE)))
-        .expect("lose the journal");
-    let scope = hakit::rollback::discover::Scope {
-        cluster: &lab.cluster,
-        node: "n1",
-        proxy_config_dir: Path::new("/etc/haproxy"),
-        proxy_service: "haproxy",
-        package_source_dirs: &[],
-    };
-    let found =
-        hakit::rollback::discover::discover(&h, Some(&lab.cloud), &scope).expect("discover");
+    let found = lose_journal_and_discover(&h, &lab.cluster, &lab.cloud);
     assert!(
         found
             .entries

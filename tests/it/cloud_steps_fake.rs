@@ -4,7 +4,7 @@
 //! only the fake can show: how many EC2 requests a step makes, and throttling. The Elastic
 //! IP must still be allocated after every rollback.
 
-use crate::cloud_steps::{configure_eni, host, plan};
+use crate::cloud_steps::{configure_eni, host, lose_journal_and_discover, plan};
 use crate::common::{cluster_toml, parse};
 use hakit::apply::{apply, ApplyInput, Status};
 use hakit::config::Cluster;
@@ -417,17 +417,7 @@ fn with_the_journal_lost_discover_finds_each_managers_form() {
         let mut s = steps(2);
         s.push(configure_eni(persist));
         run(&lab, &h, s);
-        h.remove_file(&hakit::journal::layout::journal(Path::new(STATE)))
-            .expect("lose the journal");
-        let scope = hakit::rollback::discover::Scope {
-            cluster: &lab.cluster,
-            node: "n1",
-            proxy_config_dir: Path::new("/etc/haproxy"),
-            proxy_service: "haproxy",
-            package_source_dirs: &[],
-        };
-        let found =
-            hakit::rollback::discover::discover(&h, Some(&lab.cloud), &scope).expect("discover");
+        let found = lose_journal_and_discover(&h, &lab.cluster, &lab.cloud);
         for wanted in [
             forget.clone(),
             Undo::UnconfigureInterface {

@@ -25,6 +25,15 @@ pub fn test_secrets() -> Secrets {
     Secrets::parse(TEST_SECRETS).expect("test secrets are valid")
 }
 
+/// An empty directory `name` under the tests' own temporary directory (what a previous run
+/// left there removed first).
+pub fn fresh_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the test's directory");
+    dir
+}
+
 /// A complete cluster file for `profile` in `mode`, with `extra` TOML appended
 /// (extra tables such as `[paths]` or `[check]`).
 pub fn cluster_toml(profile: &str, mode: &str, extra: &str) -> String {
@@ -63,6 +72,11 @@ pub fn shipped_profile(name: &str) -> Profile {
 
 /// Render `role`'s files for a cluster file text.
 pub fn render_text(text: &str, role: Role) -> Vec<RenderedFile> {
+    render_text_with(text, role, &test_secrets())
+}
+
+/// The same with `secrets`.
+pub fn render_text_with(text: &str, role: Role, secrets: &Secrets) -> Vec<RenderedFile> {
     let cluster = parse(text);
     let profile = shipped_profile(&cluster.profile);
     let target = role::select(&cluster, role, None).expect("role");
@@ -70,7 +84,7 @@ pub fn render_text(text: &str, role: Role) -> Vec<RenderedFile> {
         cluster: &cluster,
         target: &target,
         profile: &profile,
-        secrets: &test_secrets(),
+        secrets,
         templates: None,
     })
     .expect("render")
@@ -89,6 +103,34 @@ pub fn keepalived_conf(files: &[RenderedFile]) -> &str {
 /// leaving changed it and flushed every neighbour table (nodes lost the lab's hosts for
 /// 10-20 s).
 pub const LAB_BRIDGE_MAC: &str = "0e:00:00:00:00:01";
+
+/// The lab bridge `br0`, with its fixed MAC, up in network namespace `ns`.
+pub fn add_lab_bridge(ns: &str) {
+    for args in [
+        &[
+            "link",
+            "add",
+            "br0",
+            "address",
+            LAB_BRIDGE_MAC,
+            "type",
+            "bridge",
+        ][..],
+        &["link", "set", "br0", "up"][..],
+    ] {
+        let out = Command::new("ip")
+            .args(["-n", ns])
+            .args(args)
+            .output()
+            .expect("ip");
+        assert!(
+            out.status.success(),
+            "ip -n {ns} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
 
 /// The hakit binary built for these tests.
 pub fn hakit() -> Command {

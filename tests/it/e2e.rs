@@ -467,16 +467,7 @@ fn build_network(
 ) -> (Netns, Netns, Netns, Vec<Netns>, Vec<Daemon>, String) {
     let p = prefix(lab);
     let bridge = Netns::add(format!("{p}-br"));
-    bridge.ip(&[
-        "link",
-        "add",
-        "br0",
-        "address",
-        crate::common::LAB_BRIDGE_MAC,
-        "type",
-        "bridge",
-    ]);
-    bridge.ip(&["link", "set", "br0", "up"]);
+    crate::common::add_lab_bridge(&bridge.0);
     // The VPC router: the first address of each node subnet, for the ENIs' own tables.
     for gw in ["192.0.2.65/24", "192.0.2.129/24"] {
         bridge.ip(&["addr", "add", gw, "dev", "br0"]);
@@ -1869,11 +1860,7 @@ fn proxysql_aws_eip_pair_lab() {
     };
     std::fs::write(&profile, PROXYSQL_LAB_PROFILE).expect("profile");
     let secrets = lab.dir.join("secrets.toml");
-    std::fs::write(
-        &secrets,
-        format!("{TEST_SECRETS}\n[proxysql_users]\napp = \"TESTappPW\"\n"),
-    )
-    .expect("secrets");
+    std::fs::write(&secrets, crate::proxysql_real::secrets_with_app()).expect("secrets");
     let db = crate::proxysql_real::Mariadb::start_in(
         &lab.dir.join("mariadb"),
         Some(&lab._aws.0),
@@ -1881,11 +1868,7 @@ fn proxysql_aws_eip_pair_lab() {
         PROXYSQL_BACKEND_PORT,
         &[],
     );
-    db.ok(
-        "CREATE USER 'app'@'%' IDENTIFIED BY 'TESTappPW'; GRANT ALL ON *.* TO 'app'@'%';\
-         CREATE USER 'hakit_monitor'@'%' IDENTIFIED BY 'TESTmonitorPW';\
-         GRANT USAGE, REPLICATION CLIENT ON *.* TO 'hakit_monitor'@'%';",
-    );
+    db.create_users("*.*");
     let before: Vec<_> = lab.nodes.iter().map(|n| tree(&n.root)).collect();
 
     lab.setup(0, "master");

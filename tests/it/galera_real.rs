@@ -7,7 +7,6 @@
 use crate::common::{cluster_toml, render_text, require_tool};
 use crate::proxysql_real::{free_port, wait_for, Mariadb};
 use hakit::role::Role;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -27,9 +26,7 @@ fn the_galera_check_follows_a_real_node_through_desync_disconnect_and_death() {
         eprintln!("SKIPPED: {PROVIDER} is missing (apt-get install galera-4)");
         return;
     }
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("galera-real");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = crate::common::fresh_dir("galera-real");
     let gcomm = free_port();
     let options: Vec<String> = [
         "--wsrep-on=ON".to_string(),

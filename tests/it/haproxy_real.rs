@@ -5,7 +5,6 @@
 use crate::common::{cluster_toml, require_tool, TEST_SECRETS};
 use crate::proxysql_real::{free_port, wait_for, Killed};
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -47,9 +46,7 @@ fn the_stats_page_takes_the_generated_password_and_the_health_endpoint_follows_h
     if !require_tool("haproxy") {
         return;
     }
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("haproxy-real");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = crate::common::fresh_dir("haproxy-real");
     let (port, stats) = (free_port(), free_port());
     let text = cluster_toml(
         "haproxy",

@@ -16,6 +16,11 @@ const APP_PASSWORD: &str = "TESTappPW";
 const ADMIN_PASSWORD: &str = "TESTadminPW";
 const MONITOR_PASSWORD: &str = "TESTmonitorPW";
 
+/// The test secrets with the password of `app`, the cluster files' ProxySQL user.
+pub fn secrets_with_app() -> String {
+    format!("{TEST_SECRETS}\n[proxysql_users]\napp = \"{APP_PASSWORD}\"\n")
+}
+
 /// The vendored ProxySQL binary, if this checkout has it beside it (CI=true: it must).
 pub fn proxysql_binary() -> Option<PathBuf> {
     let path = std::env::var_os("HAKIT_PROXYSQL_BIN")
@@ -151,6 +156,16 @@ impl Mariadb {
         self.server.stop();
     }
 
+    /// The users the tests' ProxySQL needs here: `app` (all rights on `app_grants_on`) and
+    /// the monitor user, with the tests' passwords.
+    pub fn create_users(&self, app_grants_on: &str) {
+        self.ok(&format!(
+            "CREATE USER 'app'@'%' IDENTIFIED BY '{APP_PASSWORD}'; GRANT ALL ON {app_grants_on} TO 'app'@'%';\
+             CREATE USER 'hakit_monitor'@'%' IDENTIFIED BY '{MONITOR_PASSWORD}';\
+             GRANT USAGE, REPLICATION CLIENT ON *.* TO 'hakit_monitor'@'%';"
+        ));
+    }
+
     /// Run `sql` as root over the socket.
     pub fn sql(&self, sql: &str) -> Output {
         Command::new("mariadb")
@@ -240,11 +255,7 @@ impl Proxysql {
         let config = dir.join("cluster.toml");
         std::fs::write(&config, cluster).expect("cluster file");
         let secrets = dir.join("secrets.toml");
-        std::fs::write(
-            &secrets,
-            format!("{TEST_SECRETS}\n[proxysql_users]\napp = \"{APP_PASSWORD}\"\n"),
-        )
-        .expect("secrets");
+        std::fs::write(&secrets, secrets_with_app()).expect("secrets");
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         let out = dir.join("rendered");
@@ -320,16 +331,10 @@ fn a_configured_user_logs_in_through_proxysql_and_the_monitor_follows_read_only(
     let Some(binary) = ready("proxysql with MariaDB") else {
         return;
     };
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("proxysql-real");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = crate::common::fresh_dir("proxysql-real");
     let db = Mariadb::start(&dir.join("mariadb"));
-    db.ok(&format!(
-        "CREATE USER 'app'@'%' IDENTIFIED BY '{APP_PASSWORD}'; GRANT ALL ON shop.* TO 'app'@'%';\
-         CREATE USER 'hakit_monitor'@'%' IDENTIFIED BY '{MONITOR_PASSWORD}';\
-         GRANT USAGE, REPLICATION CLIENT ON *.* TO 'hakit_monitor'@'%';\
-         CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY); INSERT INTO shop.orders VALUES (1), (2);"
-    ));
+    db.create_users("shop.*");
+    db.ok("CREATE DATABASE shop; CREATE TABLE shop.orders (id INT PRIMARY KEY); INSERT INTO shop.orders VALUES (1), (2);");
     let (port, admin) = (free_port(), free_port());
     let px = Proxysql::start(&binary, &dir, &cluster_file(db.port, port, admin, ""));
     let cnf = std::fs::read_to_string(&px.cnf).expect("cnf");
@@ -426,19 +431,8 @@ fn live_steps(backends: &[u16], port: u16, admin: u16) -> Vec<hakit::plan::Step>
     }
     let cluster = crate::common::parse(&text);
     let profile = crate::common::shipped_profile("proxysql");
-    let secrets = hakit::secrets::Secrets::parse(&format!(
-        "{TEST_SECRETS}\n[proxysql_users]\napp = \"{APP_PASSWORD}\"\n"
-    ))
-    .expect("secrets");
-    let target = hakit::role::select(&cluster, hakit::role::Role::Master, None).expect("role");
-    let files = hakit::render::render(&hakit::render::RenderInput {
-        cluster: &cluster,
-        target: &target,
-        profile: &profile,
-        secrets: &secrets,
-        templates: None,
-    })
-    .expect("render");
+    let secrets = hakit::secrets::Secrets::parse(&secrets_with_app()).expect("secrets");
+    let files = crate::common::render_text_with(&text, hakit::role::Role::Master, &secrets);
     let cnf = files
         .into_iter()
         .find(|f| f.path.ends_with("proxysql.cnf"))
@@ -467,19 +461,13 @@ fn a_changed_configuration_is_loaded_live_and_rolled_back() {
     let Some(binary) = ready("proxysql live reconfiguration") else {
         return;
     };
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("proxysql-live");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = crate::common::fresh_dir("proxysql-live");
     let dbs = [
         Mariadb::start(&dir.join("db1")),
         Mariadb::start(&dir.join("db2")),
     ];
     for db in &dbs {
-        db.ok(&format!(
-            "CREATE USER 'app'@'%' IDENTIFIED BY '{APP_PASSWORD}'; GRANT ALL ON *.* TO 'app'@'%';\
-             CREATE USER 'hakit_monitor'@'%' IDENTIFIED BY '{MONITOR_PASSWORD}';\
-             GRANT USAGE, REPLICATION CLIENT ON *.* TO 'hakit_monitor'@'%';"
-        ));
+        db.create_users("*.*");
     }
     let (port, admin) = (free_port(), free_port());
     let _px = Proxysql::start(&binary, &dir, &cluster_file(dbs[0].port, port, admin, ""));
@@ -580,9 +568,7 @@ fn the_health_check_fails_on_a_hung_or_stopped_proxysql() {
     let Some(binary) = ready("the proxysql health check") else {
         return;
     };
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("proxysql-check");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = crate::common::fresh_dir("proxysql-check");
     let db = Mariadb::start(&dir.join("db"));
     let (port, admin) = (free_port(), free_port());
     // The check reads the cluster and secrets files from paths.config_dir.
@@ -648,8 +634,7 @@ fn proxysql_reads_every_rendering_of_its_config() {
     let Some(binary) = ready("proxysql parsing hakit's renderings") else {
         return;
     };
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("proxysql-parse");
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = crate::common::fresh_dir("proxysql-parse");
     let cases = [
         ("", "mysql_replication_hostgroups", "10\t20"),
         (
