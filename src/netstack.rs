@@ -22,7 +22,7 @@ pub enum NetStack {
 const EC2_NET_UTILS_UNIT: &str = "/usr/lib/systemd/network/80-ec2.network";
 
 pub fn detect(host: &dyn Host) -> NetStack {
-    let active = |name: &str| host.has_systemd() && host.service_active(name).unwrap_or(false);
+    let active = |name: &str| host.service_running(name).unwrap_or(false);
     if active("NetworkManager") {
         NetStack::NetworkManager
     } else if active("systemd-networkd") {

@@ -33,16 +33,16 @@ pub(super) fn keep(
         EniPersist::Ec2NetUtils => {
             // Recorded first, so rollback reloads networkd after removing the drop-in.
             journal.record_once(host, Undo::ReloadNetworkd)?;
-            if written(journal)? && running(host, "systemd-networkd")? {
-                run(host, &["networkctl", "reload"])?;
+            if written(journal)? && host.service_running("systemd-networkd")? {
+                host.run_ok(&["networkctl", "reload"])?;
             }
         }
         EniPersist::NetworkManager => {
             journal.record_once(host, Undo::ReloadNetworkManager)?;
-            if written(journal)? && running(host, "NetworkManager")? {
-                run(host, &["nmcli", "connection", "reload"])?;
+            if written(journal)? && host.service_running("NetworkManager")? {
+                host.run_ok(&["nmcli", "connection", "reload"])?;
                 let id = eni_keyfile::id(&s.cluster.name);
-                run(host, &["nmcli", "connection", "up", "id", &id])?;
+                host.run_ok(&["nmcli", "connection", "up", "id", &id])?;
             }
         }
         EniPersist::Ifupdown => {
@@ -61,21 +61,9 @@ pub(super) fn keep(
             if changed {
                 // Its `up` commands are idempotent: this only makes ifupdown count the
                 // interface as configured, so `ifdown` and `ifup` work on it.
-                run(host, &["ifup", "--force", &config.interface])?;
+                host.run_ok(&["ifup", "--force", &config.interface])?;
             }
         }
     }
     Ok(file.path.display().to_string())
-}
-
-fn running(host: &dyn Host, service: &str) -> anyhow::Result<bool> {
-    Ok(host.has_systemd() && host.service_active(service)?)
-}
-
-fn run(host: &dyn Host, argv: &[&str]) -> anyhow::Result<()> {
-    let out = host.run_str(argv)?;
-    if !out.success {
-        bail!("`{}` failed: {}", argv.join(" "), out.output.trim());
-    }
-    Ok(())
 }

@@ -7,7 +7,6 @@ use super::{files, ApplyInput, StepResult};
 use crate::host::Host;
 use crate::journal::{NodeJournal, Status, Undo};
 use crate::render::networkd_keep::{self, KeepInput};
-use anyhow::bail;
 
 pub(super) fn keep_addresses(
     host: &dyn Host,
@@ -16,7 +15,7 @@ pub(super) fn keep_addresses(
     interface: &str,
     what: &str,
 ) -> StepResult {
-    if !host.has_systemd() || !host.service_active("systemd-networkd")? {
+    if !host.service_running("systemd-networkd")? {
         return Ok((
             Status::Skipped,
             Some("systemd-networkd is not running here".into()),
@@ -46,10 +45,7 @@ pub(super) fn keep_addresses(
     journal.record_once(host, Undo::ReloadNetworkd)?;
     let (status, _) = files::write_rendered(host, journal, &dropin)?;
     if status == Status::Applied {
-        let out = host.run_str(&["networkctl", "reload"])?;
-        if !out.success {
-            bail!("`networkctl reload` failed: {}", out.output.trim());
-        }
+        host.run_ok(&["networkctl", "reload"])?;
     }
     Ok((status, Some(dropin.path.display().to_string())))
 }

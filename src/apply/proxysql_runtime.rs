@@ -53,7 +53,7 @@ pub(super) fn load(
     if input.no_start {
         return Ok((Status::Skipped, Some("--no-start".into())));
     }
-    if !host.has_systemd() || !host.service_active(service)? {
+    if !host.service_running(service)? {
         return Ok((
             Status::Skipped,
             Some(format!(

@@ -160,4 +160,16 @@ pub trait Host {
         let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
         self.run(&argv)
     }
+    /// [`Host::run_str`] where failing is an error naming the command and what it said.
+    fn run_ok(&self, argv: &[&str]) -> anyhow::Result<()> {
+        let out = self.run_str(argv)?;
+        if !out.success {
+            anyhow::bail!("`{}` failed: {}", argv.join(" "), out.output.trim());
+        }
+        Ok(())
+    }
+    /// Whether systemd runs here and has `unit` active.
+    fn service_running(&self, unit: &str) -> anyhow::Result<bool> {
+        Ok(self.has_systemd() && self.service_active(unit)?)
+    }
 }

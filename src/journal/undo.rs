@@ -299,20 +299,14 @@ impl Undo {
             }
             Undo::DetachEni { eni_id } => Ok(ctx.cloud()?.detach_eni(eni_id)?),
             Undo::ReloadNetworkd => {
-                if host.has_systemd() && host.service_active("systemd-networkd")? {
-                    let out = host.run_str(&["networkctl", "reload"])?;
-                    if !out.success {
-                        bail!("`networkctl reload` failed: {}", out.output.trim());
-                    }
+                if host.service_running("systemd-networkd")? {
+                    host.run_ok(&["networkctl", "reload"])?;
                 }
                 Ok(())
             }
             Undo::ReloadNetworkManager => {
-                if host.has_systemd() && host.service_active("NetworkManager")? {
-                    let out = host.run_str(&["nmcli", "connection", "reload"])?;
-                    if !out.success {
-                        bail!("`nmcli connection reload` failed: {}", out.output.trim());
-                    }
+                if host.service_running("NetworkManager")? {
+                    host.run_ok(&["nmcli", "connection", "reload"])?;
                 }
                 Ok(())
             }
@@ -333,7 +327,7 @@ impl Undo {
                         .with_context(|| format!("reading {}", snapshot.display()))?;
                 // Not running: what it loads at its next start is the database the
                 // restored proxysql.cnf does not change; nothing can be put back now.
-                if host.has_systemd() && host.service_active(service)? {
+                if host.service_running(service)? {
                     host.sql(batch.port, &batch.user, &batch.password, &batch.statements)
                         .with_context(|| format!("putting back {service}'s configuration"))?;
                 }
