@@ -198,13 +198,7 @@ pub fn configure_eni(
     } else {
         Some(journal.intend(host, undo)?)
     };
-    for argv in config.up_commands() {
-        let out = host.run(&argv)?;
-        // `ip rule del` of a rule that is not there yet fails harmlessly.
-        if !out.success && argv.get(2).map(String::as_str) != Some("del") {
-            bail!("`{}` failed: {}", argv.join(" "), out.output.trim());
-        }
-    }
+    config.bring_up(host)?;
     if let Some(index) = index {
         journal.done(host, index)?;
     }

@@ -71,6 +71,18 @@ impl InterfaceConfig {
         parts.iter().map(|s| s.to_string()).collect()
     }
 
+    /// Run [`InterfaceConfig::up_commands`] on `host`: the first that fails is an error
+    /// naming it, except the `ip rule del` before the add (the rule may not be there yet).
+    pub fn bring_up(&self, host: &dyn super::Host) -> anyhow::Result<()> {
+        for argv in self.up_commands() {
+            let out = host.run(&argv)?;
+            if !out.success && argv.get(2).map(String::as_str) != Some("del") {
+                anyhow::bail!("`{}` failed: {}", argv.join(" "), out.output.trim());
+            }
+        }
+        Ok(())
+    }
+
     /// The live configuration, in order. Each command is safe to repeat.
     pub fn up_commands(&self) -> Vec<Vec<String>> {
         let addr = format!("{}/{}", self.address, self.prefix);

@@ -115,18 +115,9 @@ pub fn repair_eni(host: &dyn Host, cluster: &Cluster) -> anyhow::Result<Option<S
         return Ok(None);
     };
     let (interface, missing) = (&drift.interface, &drift.missing);
-    for argv in drift.config.up_commands() {
-        let out = host.run(&argv)?;
-        // `ip rule del` of a rule that is not there fails harmlessly.
-        if !out.success && argv.get(2).map(String::as_str) != Some("del") {
-            anyhow::bail!(
-                "putting back {} on {interface}: `{}` failed: {}",
-                missing.join(", "),
-                argv.join(" "),
-                out.output.trim()
-            );
-        }
-    }
+    drift.config.bring_up(host).map_err(|e| {
+        anyhow::anyhow!("putting back {} on {interface}: {e:#}", missing.join(", "))
+    })?;
     Ok(Some(drift.describe()))
 }
 
