@@ -42,11 +42,23 @@ pub fn proxysql_binary() -> Option<PathBuf> {
 }
 
 /// A free TCP port on loopback (bound, then released for the daemon to take).
+/// A port free now on 127.0.0.1 and never handed out before in this test process: tests run
+/// in parallel and each binds its port only later, so two of them asking the kernel at about
+/// the same time could otherwise be given the same one.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no port not handed out before in 100 tries");
 }
 
 /// A child process killed (and reaped) on drop.
@@ -68,7 +80,17 @@ impl Drop for Killed {
 }
 
 /// Wait (bounded) until `check` holds; panics naming `what`.
-pub fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) -> Duration {
+pub fn wait_for(what: &str, limit: Duration, check: impl FnMut() -> bool) -> Duration {
+    wait_for_or_show(what, limit, check, String::new)
+}
+
+/// The same, and the panic shows what `show` says of the state it ended in.
+pub fn wait_for_or_show(
+    what: &str,
+    limit: Duration,
+    mut check: impl FnMut() -> bool,
+    show: impl Fn() -> String,
+) -> Duration {
     let started = Instant::now();
     while started.elapsed() < limit {
         if check() {
@@ -76,7 +98,7 @@ pub fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) ->
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("{what}: not within {limit:?}");
+    panic!("{what}: not within {limit:?}\n{}", show());
 }
 
 /// A private MariaDB server on 127.0.0.1:`port`, data in `dir`.
@@ -106,8 +128,15 @@ impl Mariadb {
     ) -> Mariadb {
         let data = dir.join("data");
         std::fs::create_dir_all(&data).expect("datadir");
+        // Nothing shared with another test's server: --no-defaults (first, as it must be)
+        // leaves Debian's /etc/mysql out, and each server has its own temporary directory
+        // (two bootstraps at once in /tmp failed with "Unknown table 'mysql.tmp_user_sys'").
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp).expect("tmpdir");
         let out = Command::new("mariadb-install-db")
+            .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .args([
                 "--user=root",
                 "--auth-root-authentication-method=normal",
@@ -128,6 +157,7 @@ impl Mariadb {
         let server = command
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg(format!("--socket={}", socket.display()))
             .arg(format!("--pid-file={}", dir.join("mysqld.pid").display()))
             .arg(format!("--log-error={}", dir.join("error.log").display()))
@@ -365,10 +395,33 @@ fn a_configured_user_logs_in_through_proxysql_and_the_monitor_follows_read_only(
         );
         out.status.success() && String::from_utf8_lossy(&out.stdout).trim() != "0"
     });
-    assert_eq!(
-        admin_sql("SELECT hostgroup_id, status FROM runtime_mysql_servers WHERE hostgroup_id = 10")
-            .trim(),
-        "10\tONLINE"
+    // What ProxySQL's monitor saw, for a failure on a loaded machine (its checks have
+    // timeouts of their own: a late ping shuns a server for a while).
+    let show = || {
+        [
+            "SELECT hostgroup_id, hostname, port, status FROM runtime_mysql_servers",
+            "SELECT hostname, port, ping_error FROM monitor.mysql_server_ping_log ORDER BY time_start_us DESC LIMIT 3",
+            "SELECT hostname, port, read_only, error FROM monitor.mysql_server_read_only_log ORDER BY time_start_us DESC LIMIT 3",
+        ]
+        .iter()
+        .map(|q| {
+            let out = client(admin, "hakit", ADMIN_PASSWORD, q);
+            format!("{q}:\n{}", text(&out))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+    };
+    wait_for_or_show(
+        "the backend ONLINE in the writer hostgroup",
+        Duration::from_secs(20),
+        || {
+            admin_sql(
+                "SELECT hostgroup_id, status FROM runtime_mysql_servers WHERE hostgroup_id = 10",
+            )
+            .trim()
+                == "10\tONLINE"
+        },
+        show,
     );
 
     // hakit's own client speaks the protocol to both: the admin interface and MariaDB.
@@ -411,10 +464,11 @@ fn a_configured_user_logs_in_through_proxysql_and_the_monitor_follows_read_only(
     // read_only on the backend: ProxySQL's replication hostgroups take it out of the
     // writers and keep it as a reader; writes through ProxySQL then fail, reads work.
     db.ok("SET GLOBAL read_only = 1");
-    let took = wait_for(
+    let took = wait_for_or_show(
         "the read-only backend to leave the writer hostgroup",
         Duration::from_secs(20),
         || admin_sql("SELECT GROUP_CONCAT(hostgroup_id) FROM runtime_mysql_servers").trim() == "20",
+        show,
     );
     eprintln!("figure: ProxySQL moved a read_only backend to the readers in {took:?}");
 }
