@@ -66,7 +66,12 @@ pub fn run(args: NotifyArgs) -> anyhow::Result<()> {
     });
     let quiet = args.reconcile && matches!(&result, Ok(o) if o.action == Action::AlreadyOurs);
     if !quiet {
-        let line = notify::failover_log::line(&cluster, &node, &result);
+        let trigger = if args.reconcile {
+            notify::failover_log::Trigger::Reconcile
+        } else {
+            notify::failover_log::Trigger::Transition
+        };
+        let line = notify::failover_log::line(&cluster, &node, trigger, &result);
         errln!("{line}");
         if let Err(e) = notify::failover_log::append(&cluster, &line) {
             errln!("warning: {e:#}");

@@ -13,15 +13,40 @@ pub fn path(cluster: &Cluster) -> PathBuf {
     cluster.paths.log_dir.join("failover.log")
 }
 
-/// One line per transition, to stderr (the journal under systemd) and the failover log.
-pub fn line(cluster: &Cluster, node: &str, result: &anyhow::Result<Outcome>) -> String {
+/// What ran `hakit notify`: keepalived on a VRRP transition (`notify.sh STATE`), or the
+/// periodic reconcile (`--reconcile`), which logs only when it did something. The field
+/// `trigger=` tells them apart, so a reader can count transitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Transition,
+    Reconcile,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Transition => "transition",
+            Trigger::Reconcile => "reconcile",
+        }
+    }
+}
+
+/// One line per transition (and per reconcile that acted), to stderr (the journal under
+/// systemd) and the failover log.
+pub fn line(
+    cluster: &Cluster,
+    node: &str,
+    trigger: Trigger,
+    result: &anyhow::Result<Outcome>,
+) -> String {
+    let trigger = trigger.as_str();
     let eip = match &cluster.mode {
         Mode::AwsEip(aws) => aws.eip_allocation_id.clone(),
         Mode::L2Vip(vip) => format!("{}/{}", vip.address, vip.prefix),
     };
     match result {
         Ok(o) => format!(
-            "{} cluster={} node={node} state={} action={} address={eip} eni={} holder={} took_ms={}",
+            "{} cluster={} node={node} state={} action={} trigger={trigger} address={eip} eni={} holder={} took_ms={}",
             utc_now(),
             cluster.name,
             o.state,
@@ -30,14 +55,14 @@ pub fn line(cluster: &Cluster, node: &str, result: &anyhow::Result<Outcome>) -> 
             o.holder.as_deref().unwrap_or("-"),
             o.took_ms
         ),
-        Err(e) => format!("{} cluster={} node={node} action=error address={eip} error={:?}", utc_now(), cluster.name, format!("{e:#}")),
+        Err(e) => format!("{} cluster={} node={node} action=error trigger={trigger} address={eip} error={:?}", utc_now(), cluster.name, format!("{e:#}")),
     }
 }
 
 /// The line for configuration `hakit notify --reconcile` found missing and put back.
 pub fn drift_line(cluster: &Cluster, node: &str, restored: &str) -> String {
     format!(
-        "{} cluster={} node={node} action={DRIFT} restored={restored:?}",
+        "{} cluster={} node={node} action={DRIFT} trigger=reconcile restored={restored:?}",
         utc_now(),
         cluster.name
     )
@@ -102,10 +127,16 @@ mod tests {
             took_ms: 3,
         };
         let text = [
-            line(&cluster, "n1", &Ok(outcome("master"))),
-            line(&cluster, "n2", &Ok(outcome("backup"))),
-            line(&cluster, "n1", &Ok(outcome("fault"))),
-            line(&cluster, "n2", &Err(anyhow::anyhow!("EC2 said no"))),
+            line(&cluster, "n1", Trigger::Transition, &Ok(outcome("master"))),
+            line(&cluster, "n2", Trigger::Transition, &Ok(outcome("backup"))),
+            line(&cluster, "n1", Trigger::Transition, &Ok(outcome("fault"))),
+            line(&cluster, "n1", Trigger::Reconcile, &Ok(outcome("master"))),
+            line(
+                &cluster,
+                "n2",
+                Trigger::Transition,
+                &Err(anyhow::anyhow!("EC2 said no")),
+            ),
             drift_line(
                 &cluster,
                 "n1",
@@ -113,11 +144,34 @@ mod tests {
             ),
         ]
         .join("\n");
-        assert_eq!(state_in(&text, "n1").as_deref(), Some("fault"));
+        assert_eq!(state_in(&text, "n1").as_deref(), Some("master"));
         assert_eq!(state_in(&text, "n2").as_deref(), Some("backup"));
         assert_eq!(state_in(&text, "n3"), None);
         // A drift line is not a transition: the last one is n2's error.
         let last = last_transition(&text).expect("a transition");
-        assert!(last.contains("node=n2 action=error"), "{last}");
+        assert!(
+            last.contains("node=n2 action=error trigger=transition "),
+            "{last}"
+        );
+        // Each line says what ran it.
+        let triggers: Vec<&str> = text
+            .lines()
+            .map(|l| {
+                l.split_once(" trigger=")
+                    .and_then(|(_, rest)| rest.split_whitespace().next())
+                    .unwrap_or("")
+            })
+            .collect();
+        assert_eq!(
+            triggers,
+            [
+                "transition",
+                "transition",
+                "transition",
+                "reconcile",
+                "transition",
+                "reconcile"
+            ]
+        );
     }
 }

@@ -290,6 +290,11 @@ pub(crate) struct Node {
     pub(crate) keepalived: Option<Daemon>,
     pub(crate) haproxy: Option<Daemon>,
     pub(crate) proxysql: Option<Daemon>,
+    /// When set, keepalived runs from a copy of the rendered config (beside the node's
+    /// tree) that adds `vrrp_notify_fifo` with this fifo: keepalived writes one line there
+    /// for every notify it runs (`INSTANCE "name" MASTER 150`, `... MASTER_RX_LOWER_PRI`),
+    /// which the soak counts the failover log against.
+    pub(crate) events_fifo: Option<PathBuf>,
 }
 
 impl Node {
@@ -329,7 +334,20 @@ impl Node {
         for pid in ["k.pid", "v.pid", "c.pid"] {
             let _ = std::fs::remove_file(self.root.join(pid));
         }
-        let conf = format!("{r}/etc/keepalived/keepalived.conf");
+        let mut conf = format!("{r}/etc/keepalived/keepalived.conf");
+        if let Some(fifo) = &self.events_fifo {
+            let rendered = std::fs::read_to_string(&conf).expect("keepalived.conf");
+            let copy = self.root.with_extension("keepalived.conf");
+            std::fs::write(
+                &copy,
+                format!(
+                    "{rendered}\nglobal_defs {{\n    vrrp_notify_fifo {}\n}}\n",
+                    fifo.display()
+                ),
+            )
+            .expect("the lab's keepalived.conf");
+            conf = copy.display().to_string();
+        }
         let args = [
             "keepalived",
             "-n",
@@ -694,6 +712,7 @@ pub(crate) fn lab_with(
             keepalived: None,
             haproxy: None,
             proxysql: None,
+            events_fifo: None,
         });
     }
     for node in &nodes {

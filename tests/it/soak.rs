@@ -1,17 +1,23 @@
 //! A randomized fault soak of a pair in the namespace lab, in each address mode (aws-eip and
-//! l2-vip), driven by a seed so a
-//! run can be replayed exactly (`HAKIT_SOAK_SEED=<seed>`; `HAKIT_SOAK_ROUNDS` sets how many
-//! faults, 8 by default). A nemesis picks faults at random, sometimes two at once: the
-//! proxy killed or hung (SIGSTOP for 0.5-5 s), keepalived SIGKILLed (and restarted) or
-//! paused, the VRRP link cut for 1-10 s while both nodes reach EC2, a node cut from EC2,
-//! the EC2 endpoint down for everyone or answering with throttling, 5xx errors or 2 s of
-//! latency, `hakit notify` killed in the middle of a takeover.
-//! (The EC2 faults only in aws-eip mode.) A client keeps connecting through the address the
-//! whole time, and EC2's view of the address is sampled every 100 ms. After every fault,
-//! once the cluster has settled (bounded): exactly one VRRP master, the address on that
-//! node (EC2 shows it on its ENI; or the VIP is on it alone), its proxy answers through the
-//! address, no `hakit notify` is left running, the failover log and the journal parse;
-//! during it, the Elastic IP changed hands at most twice. Figures per fault kind.
+//! l2-vip), driven by a seed so a run can be replayed exactly (`HAKIT_SOAK_SEED=<seed>`;
+//! `HAKIT_SOAK_ROUNDS` sets how many faults, 8 by default; `HAKIT_SOAK_FAULTS` narrows
+//! the kinds). A nemesis picks faults at random: the proxy killed or hung (SIGSTOP for
+//! 0.5-5 s), keepalived SIGKILLed (and restarted) or paused, the VRRP link cut for 1-10 s
+//! while both nodes reach EC2, a node cut from EC2, the EC2 endpoint down for everyone or
+//! answering with throttling, 5xx errors or 2 s of latency, `hakit notify` killed in the
+//! middle of a takeover (the EC2 faults only in aws-eip mode). One round in four, two
+//! faults overlap: the second begins while the first holds, and each heals when its own
+//! hold runs out.
+//!
+//! A client keeps connecting through the address the whole time, and EC2's view of the
+//! address is sampled every 100 ms. After every fault, once the cluster has settled
+//! (bounded; the invariants must hold with the same master for longer than VRRP's
+//! master-down interval): exactly one VRRP master, the address on that node (EC2 shows it
+//! on its ENI; or the VIP is on it alone), its proxy answers through the address, no
+//! `hakit notify` is left running, the failover log and the journal parse, and the
+//! failover log has one line per notify keepalived ran (counted from keepalived's own
+//! `vrrp_notify_fifo`); during it, the Elastic IP changed hands at most twice. Figures
+//! per fault kind.
 
 use crate::e2e::{
     ec2_fault, lab, net_state, ok, sh, tree, wait_until, HolderSampler, Lab, Node, AWS_IP, MARKER,
@@ -117,6 +123,145 @@ fn master(lab: &Lab, mode: Mode) -> Option<usize> {
     (masters.len() == 1).then(|| masters[0])
 }
 
+/// Linux's O_NONBLOCK (the tests have no libc crate).
+const O_NONBLOCK: i32 = 0o4000;
+
+/// keepalived's notify events on one node, from its `vrrp_notify_fifo` (one line per
+/// notify it runs). The test holds the fifo open read-write and non-blocking: a restarted
+/// keepalived always finds it, and draining it never waits.
+struct Events {
+    fifo: std::fs::File,
+    pending: String,
+    /// Per event that runs a notify script: MASTER, BACKUP, FAULT, STOP and
+    /// MASTER_RX_LOWER_PRI (not the priority-change events, which run none).
+    seen: BTreeMap<String, usize>,
+    /// Whether a master hearing a lower priority runs `notify master` here
+    /// (`notify_master_rx_lower_pri`: aws-eip only). keepalived writes the event either way.
+    rx_lower_pri_notifies: bool,
+}
+
+impl Events {
+    /// Before `node`'s keepalived starts: the fifo beside its tree, and keepalived told.
+    fn open(node: &mut Node) -> Events {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = node.root.with_extension("events.fifo");
+        let _ = std::fs::remove_file(&path);
+        ok(
+            sh(&["mkfifo", "-m", "0600", &path.display().to_string()]),
+            "mkfifo",
+        );
+        let fifo = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(O_NONBLOCK)
+            .open(&path)
+            .expect("the events fifo");
+        node.events_fifo = Some(path);
+        let conf = std::fs::read_to_string(node.root.join("etc/keepalived/keepalived.conf"))
+            .expect("keepalived.conf");
+        Events {
+            fifo,
+            pending: String::new(),
+            seen: BTreeMap::new(),
+            rx_lower_pri_notifies: conf.contains("notify_master_rx_lower_pri "),
+        }
+    }
+
+    fn drain(&mut self) {
+        use std::io::Read;
+        let mut buf = [0u8; 4096];
+        // Ends at WouldBlock: nothing more written yet.
+        while let Ok(n @ 1..) = self.fifo.read(&mut buf) {
+            self.pending.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        while let Some(end) = self.pending.find('\n') {
+            let line: String = self.pending.drain(..=end).collect();
+            // INSTANCE "hakit_lab" MASTER 150
+            let mut words = line.split_whitespace();
+            if words.next() != Some("INSTANCE") {
+                continue;
+            }
+            if let Some(event @ ("MASTER" | "BACKUP" | "FAULT" | "STOP" | "MASTER_RX_LOWER_PRI")) =
+                words.nth(1)
+            {
+                *self.seen.entry(event.to_string()).or_default() += 1;
+            }
+        }
+    }
+}
+
+/// The failover log's transition lines on `node` (`trigger=transition`), per state (an
+/// error line has none: "error").
+fn logged_transitions(node: &Node) -> BTreeMap<String, usize> {
+    let log =
+        std::fs::read_to_string(node.root.join("var/log/hakit/failover.log")).unwrap_or_default();
+    let mut per_state = BTreeMap::new();
+    for line in log.lines().filter(|l| l.contains(" trigger=transition ")) {
+        let state = line
+            .split_once(" state=")
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .unwrap_or("error");
+        *per_state.entry(state.to_string()).or_insert(0) += 1;
+    }
+    per_state
+}
+
+/// One failover-log line per notify keepalived ran, of that state: per state no more
+/// lines than notifies, and in all no fewer than the notifies less the `hakit` processes
+/// the nemesis killed on that node (a killed one may die before its line). Waits (at most
+/// 10 s) for notifies still running.
+fn one_line_per_transition(
+    lab: &Lab,
+    events: &mut [Events],
+    killed: &[usize],
+) -> Result<(), String> {
+    let started = Instant::now();
+    loop {
+        let mut wrong = Vec::new();
+        for (i, node) in lab.nodes.iter().enumerate() {
+            events[i].drain();
+            let seen = &events[i].seen;
+            let count = |e: &str| seen.get(e).copied().unwrap_or(0);
+            let rx_lower_pri = if events[i].rx_lower_pri_notifies {
+                count("MASTER_RX_LOWER_PRI")
+            } else {
+                0
+            };
+            let expected: BTreeMap<&str, usize> = [
+                ("master", count("MASTER") + rx_lower_pri),
+                ("backup", count("BACKUP")),
+                ("fault", count("FAULT")),
+                ("stop", count("STOP")),
+            ]
+            .into_iter()
+            .collect();
+            let logged = logged_transitions(node);
+            let total_expected: usize = expected.values().sum();
+            let total_logged: usize = logged.values().sum();
+            let too_many = logged
+                .iter()
+                .filter(|(state, _)| *state != "error")
+                .any(|(state, n)| *n > expected.get(state.as_str()).copied().unwrap_or(0));
+            if too_many
+                || total_logged > total_expected
+                || total_logged + killed[i] < total_expected
+            {
+                wrong.push(format!(
+                    "{}: keepalived ran notify for {expected:?}, the failover log has {logged:?} ({} notifies killed)",
+                    node.name, killed[i]
+                ));
+            }
+        }
+        if wrong.is_empty() {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err(wrong.join("; "));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 /// Who holds the address and what keepalived and `hakit notify` said last, per node: what a
 /// failed "one master" check needs to be understood from CI's output alone.
 fn vrrp_picture(lab: &Lab, mode: Mode) -> String {
@@ -160,54 +305,92 @@ struct Round {
     faults: Vec<Fault>,
     settled: Duration,
     moves: usize,
+    outage: Duration,
 }
 
-/// Apply `fault` (on the current master `m`, or a node the fault picks), hold it for a
-/// while, heal it. Returns once healed.
-fn inject(lab: &mut Lab, fault: Fault, m: usize, rng: &mut Rng) {
+/// The client's failed stretches: the longest of the soak and of the current round, and
+/// when the one going on (if any) began.
+#[derive(Default)]
+struct Outages {
+    longest: Duration,
+    this_round: Duration,
+    since: Option<Instant>,
+}
+
+impl Outages {
+    /// The longest outage of the round now ending (counting one still going on), and a
+    /// fresh count for the next.
+    fn end_round(&mut self) -> Duration {
+        let ongoing = self.since.map(|s| s.elapsed()).unwrap_or_default();
+        std::mem::take(&mut self.this_round).max(ongoing)
+    }
+}
+
+/// A fault in progress: what healing it takes.
+enum Held {
+    /// Start this node's proxy again (unless something already did).
+    ProxyDown(usize),
+    /// SIGCONT these processes.
+    Stopped(Vec<String>),
+    /// Start this node's keepalived again (unless something already did).
+    KeepalivedDown(usize),
+    VrrpCut,
+    /// Let these nodes reach EC2 again.
+    Ec2Cut(Vec<usize>),
+    /// The EC2 proxy answers normally again.
+    Ec2Mode,
+}
+
+/// Begin `fault` (on the current master `m`, or a node the fault picks). Returns what
+/// healing it takes and how long to hold it. `killed` counts, per node, the `hakit`
+/// processes the nemesis SIGKILLed (they may not have logged their line).
+fn begin(
+    lab: &mut Lab,
+    fault: Fault,
+    m: usize,
+    rng: &mut Rng,
+    killed: &mut [usize],
+) -> (Held, Duration) {
     let other = 1 - m;
     match fault {
         Fault::ProxyKilled => {
             lab.nodes[m].kill_haproxy();
-            std::thread::sleep(rng.millis(500, 5000));
-            lab.nodes[m].start_haproxy();
+            (Held::ProxyDown(m), rng.millis(500, 5000))
         }
         Fault::ProxyHung => {
             let hung = pids(&lab.nodes[m], "haproxy");
             signal(&hung, "-STOP");
-            std::thread::sleep(rng.millis(500, 5000));
-            signal(&hung, "-CONT");
+            (Held::Stopped(hung), rng.millis(500, 5000))
         }
         Fault::KeepalivedKilled => {
+            // Beyond keepalived and its VRRP child, a keepalived process is a notify it
+            // forked and has not exec'd yet: killed with them, it logs nothing.
+            killed[m] += pids(&lab.nodes[m], "keepalived").len().saturating_sub(2);
             lab.nodes[m].kill_keepalived();
-            std::thread::sleep(rng.millis(1000, 5000));
-            lab.nodes[m].start_keepalived();
+            (Held::KeepalivedDown(m), rng.millis(1000, 5000))
         }
         Fault::KeepalivedPaused => {
             let paused = pids(&lab.nodes[m], "keepalived");
             signal(&paused, "-STOP");
-            std::thread::sleep(rng.millis(500, 5000));
-            signal(&paused, "-CONT");
+            (Held::Stopped(paused), rng.millis(500, 5000))
         }
         Fault::VrrpCut => {
             lab.vrrp_link(false);
-            std::thread::sleep(rng.millis(1000, 10_000));
-            lab.vrrp_link(true);
+            (Held::VrrpCut, rng.millis(1000, 10_000))
         }
         Fault::NodeCutFromEc2 => {
             let node = if rng.below(2) == 0 { m } else { other };
             ec2_link(&lab.nodes[node], false);
-            std::thread::sleep(rng.millis(1000, 10_000));
-            ec2_link(&lab.nodes[node], true);
+            (Held::Ec2Cut(vec![node]), rng.millis(1000, 10_000))
         }
         Fault::Ec2Down => {
             for node in &lab.nodes {
                 ec2_link(node, false);
             }
-            std::thread::sleep(rng.millis(1000, 10_000));
-            for node in &lab.nodes {
-                ec2_link(node, true);
-            }
+            (
+                Held::Ec2Cut((0..lab.nodes.len()).collect()),
+                rng.millis(1000, 10_000),
+            )
         }
         Fault::Ec2Throttling | Fault::Ec2Errors | Fault::Ec2Slow => {
             let how = match fault {
@@ -216,8 +399,7 @@ fn inject(lab: &mut Lab, fault: Fault, m: usize, rng: &mut Rng) {
                 _ => "slow",
             };
             ec2_fault(&lab.dir, how);
-            std::thread::sleep(rng.millis(1000, 10_000));
-            ec2_fault(&lab.dir, "");
+            (Held::Ec2Mode, rng.millis(1000, 10_000))
         }
         Fault::NotifyKilledMidTakeover => {
             // The master's proxy dies; the backup's `hakit notify master` is killed in the
@@ -229,13 +411,62 @@ fn inject(lab: &mut Lab, fault: Fault, m: usize, rng: &mut Rng) {
                 if !notify.is_empty() {
                     std::thread::sleep(rng.millis(0, 150));
                     signal(&notify, "-KILL");
+                    killed[other] += notify.len();
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
-            std::thread::sleep(rng.millis(500, 3000));
-            lab.nodes[m].start_haproxy();
+            (Held::ProxyDown(m), rng.millis(500, 3000))
         }
+    }
+}
+
+fn heal(lab: &mut Lab, held: Held) {
+    match held {
+        Held::ProxyDown(i) => {
+            if lab.nodes[i].haproxy.is_none() {
+                lab.nodes[i].start_haproxy();
+            }
+        }
+        Held::Stopped(pids) => signal(&pids, "-CONT"),
+        Held::KeepalivedDown(i) => {
+            if lab.nodes[i].keepalived.is_none() {
+                lab.nodes[i].start_keepalived();
+            }
+        }
+        Held::VrrpCut => lab.vrrp_link(true),
+        Held::Ec2Cut(nodes) => {
+            for i in nodes {
+                ec2_link(&lab.nodes[i], true);
+            }
+        }
+        Held::Ec2Mode => ec2_fault(&lab.dir, ""),
+    }
+}
+
+/// Faults that turn the same knob cannot overlap (the second would only replace the
+/// first): the EC2 proxy's answer mode.
+fn same_knob(a: Fault, b: Fault) -> bool {
+    let ec2_mode = |f| matches!(f, Fault::Ec2Throttling | Fault::Ec2Errors | Fault::Ec2Slow);
+    a == b || (ec2_mode(a) && ec2_mode(b))
+}
+
+/// Run `faults` overlapping: each begins 0.2-2 s after the one before (while it holds),
+/// and each is healed when its own hold runs out, in whatever order that gives.
+/// Returns once all are healed.
+fn inject(lab: &mut Lab, faults: &[Fault], m: usize, rng: &mut Rng, killed: &mut [usize]) {
+    let mut holding: Vec<(Instant, Held)> = Vec::new();
+    for (i, fault) in faults.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(rng.millis(200, 2000));
+        }
+        let (held, hold) = begin(lab, *fault, m, rng, killed);
+        holding.push((Instant::now() + hold, held));
+    }
+    holding.sort_by_key(|(until, _)| *until);
+    for (until, held) in holding {
+        std::thread::sleep(until.saturating_duration_since(Instant::now()));
+        heal(lab, held);
     }
 }
 
@@ -281,6 +512,15 @@ fn broken(lab: &Lab, mode: Mode) -> Option<String> {
         }
     }
     None
+}
+
+/// ", N address moves" where EC2 says where the address is (aws-eip); nothing for the VIP,
+/// which EC2 does not see.
+fn moves_text(mode: Mode, moves: usize) -> String {
+    match mode {
+        Mode::AwsEip => format!(", {moves} address moves"),
+        Mode::L2Vip => String::new(),
+    }
 }
 
 /// How long the invariants must hold, sampled, before the cluster counts as settled: longer
@@ -407,6 +647,8 @@ fn soak(mode: Mode) {
     lab.setup(0, "master");
     lab.setup(1, "backup");
     lab.start_proxies();
+    let mut events: Vec<Events> = lab.nodes.iter_mut().map(Events::open).collect();
+    let mut killed = vec![0usize; lab.nodes.len()];
     lab.nodes[0].start_keepalived();
     wait_until("n1 to become VRRP master", Duration::from_secs(30), || {
         lab.nodes[0].holds_marker(mode.marker())
@@ -419,7 +661,7 @@ fn soak(mode: Mode) {
     // A client connecting through the address every 200 ms, for the whole soak.
     let stop = Arc::new(AtomicBool::new(false));
     let (tried, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let outage = Arc::new(Mutex::new((Duration::ZERO, None::<Instant>)));
+    let outage = Arc::new(Mutex::new(Outages::default()));
     let client = {
         let (stop, tried, failed, outage) =
             (stop.clone(), tried.clone(), failed.clone(), outage.clone());
@@ -436,12 +678,13 @@ fn soak(mode: Mode) {
                 tried.fetch_add(1, Ordering::Relaxed);
                 let mut o = outage.lock().expect("lock");
                 if good {
-                    if let Some(since) = o.1.take() {
-                        o.0 = o.0.max(since.elapsed());
+                    if let Some(since) = o.since.take() {
+                        o.longest = o.longest.max(since.elapsed());
+                        o.this_round = o.this_round.max(since.elapsed());
                     }
                 } else {
                     failed.fetch_add(1, Ordering::Relaxed);
-                    o.1.get_or_insert_with(Instant::now);
+                    o.since.get_or_insert_with(Instant::now);
                 }
                 drop(o);
                 std::thread::sleep(Duration::from_millis(200));
@@ -459,26 +702,16 @@ fn soak(mode: Mode) {
         };
         let pick = |rng: &mut Rng| faults_here[rng.below(faults_here.len() as u64) as usize];
         let mut faults = vec![pick(&mut rng)];
-        // One fault in four overlaps with a second (different) one.
+        // One fault in four overlaps with a second one.
         if rng.below(4) == 0 {
             let second = pick(&mut rng);
-            if second != faults[0] {
+            if !same_knob(second, faults[0]) {
                 faults.push(second);
             }
         }
         let sampler = HolderSampler::start(&lab);
         let started = Instant::now();
-        match faults.as_slice() {
-            [one] => inject(&mut lab, *one, m, &mut rng),
-            [a, b] => {
-                // Overlapping: the second starts while the first holds (the lab's
-                // processes are the test's, so one thread drives both in turn).
-                let (a, b) = (*a, *b);
-                let mut rng2 = Rng(rng.next() | 1);
-                inject_overlapping(&mut lab, a, b, m, &mut rng, &mut rng2);
-            }
-            _ => unreachable!(),
-        }
+        inject(&mut lab, &faults, m, &mut rng, &mut killed);
         let healed = started.elapsed();
         let settled = settled(&lab, mode);
         let history = sampler.stop();
@@ -494,37 +727,50 @@ fn soak(mode: Mode) {
         if let Err(why) = logs_and_journal_parse(&lab) {
             panic!("seed {seed}, round {round}: {why}");
         }
+        if let Err(why) = one_line_per_transition(&lab, &mut events, &killed) {
+            panic!(
+                "seed {seed}, round {round}, faults {faults:?}: {why}\n{}",
+                vrrp_picture(&lab, mode)
+            );
+        }
+        let outage = outage.lock().map(|mut o| o.end_round()).unwrap_or_default();
         eprintln!(
-            "soak round {round}: {faults:?} on {}, healed after {:.1} s, settled {:.1} s later, {moves} moves",
+            "soak round {round}: {faults:?} on {}, healed after {:.1} s, settled {:.1} s later{}, longest client outage {:.1} s",
             lab.nodes[m].name,
             healed.as_secs_f64(),
-            settled.as_secs_f64()
+            settled.as_secs_f64(),
+            moves_text(mode, moves),
+            outage.as_secs_f64()
         );
         done.push(Round {
             faults,
             settled,
             moves,
+            outage,
         });
     }
     stop.store(true, Ordering::Relaxed);
     let _ = client.join();
 
-    let mut by_kind: BTreeMap<Fault, (usize, Duration, usize)> = BTreeMap::new();
+    let mut by_kind: BTreeMap<Fault, (usize, Duration, usize, Duration)> = BTreeMap::new();
     for r in &done {
         for f in &r.faults {
             let e = by_kind.entry(*f).or_default();
             e.0 += 1;
             e.1 = e.1.max(r.settled);
             e.2 = e.2.max(r.moves);
+            e.3 = e.3.max(r.outage);
         }
     }
-    for (kind, (count, settled, moves)) in &by_kind {
+    for (kind, (count, settled, moves, outage)) in &by_kind {
         eprintln!(
-            "figure: soak {lab_mode} {kind:?}: {count} runs, settled within {:.1} s after healing (worst), at most {moves} address moves",
-            settled.as_secs_f64()
+            "figure: soak {lab_mode} {kind:?}: {count} runs, settled within {:.1} s after healing (worst){}, longest client outage {:.1} s",
+            settled.as_secs_f64(),
+            moves_text(mode, *moves).replace(", ", ", at most "),
+            outage.as_secs_f64()
         );
     }
-    let longest = outage.lock().map(|o| o.0).unwrap_or_default();
+    let longest = outage.lock().map(|o| o.longest).unwrap_or_default();
     eprintln!(
         "figure: soak {lab_mode} client through the address: {} of {} connects failed, longest outage {:.1} s",
         failed.load(Ordering::Relaxed),
@@ -547,35 +793,6 @@ fn soak(mode: Mode) {
             Duration::from_secs(15),
             || net_state(&node.ns) == *net,
         );
-    }
-}
-
-/// Two faults overlapping: `a` begins, `b` begins a moment later (each picks its own
-/// hold time), both end. Run as two threads would be impossible here (the lab's process
-/// handles are the test's own), so `b` is injected inside `a`'s hold: `a` is a VRRP or EC2
-/// cut (they hold without touching processes), or `b` simply follows `a` at once.
-fn inject_overlapping(lab: &mut Lab, a: Fault, b: Fault, m: usize, rng: &mut Rng, rng2: &mut Rng) {
-    match a {
-        Fault::VrrpCut => {
-            lab.vrrp_link(false);
-            std::thread::sleep(rng.millis(200, 2000));
-            inject(lab, b, m, rng2);
-            lab.vrrp_link(true);
-        }
-        Fault::Ec2Down => {
-            for node in &lab.nodes {
-                ec2_link(node, false);
-            }
-            std::thread::sleep(rng.millis(200, 2000));
-            inject(lab, b, m, rng2);
-            for node in &lab.nodes {
-                ec2_link(node, true);
-            }
-        }
-        _ => {
-            inject(lab, a, m, rng);
-            inject(lab, b, m, rng2);
-        }
     }
 }
 
