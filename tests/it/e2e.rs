@@ -111,7 +111,13 @@ pub struct Daemon(Child);
 
 /// Run `args` in network namespace `ns`, output to `log`.
 pub fn spawn_in(ns: &str, args: &[&str], log: &Path) -> Daemon {
-    let file = std::fs::File::create(log).expect("log file");
+    // Appended: a daemon the test restarts keeps what it logged before (the soak reads
+    // keepalived's log for deaths across restarts).
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
     let child = Command::new("ip")
         .args(["netns", "exec", ns])
         .args(args)

@@ -123,6 +123,18 @@ fn master(lab: &Lab, mode: Mode) -> Option<usize> {
     (masters.len() == 1).then(|| masters[0])
 }
 
+/// A keepalived process that died on its own (its parent respawns it, and logs why): the
+/// nemesis kills keepalived only whole, parent first frozen, which logs nothing.
+fn keepalived_death(lab: &Lab) -> Option<String> {
+    lab.nodes.iter().find_map(|node| {
+        let log = std::fs::read_to_string(node.root.join("keepalived.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let at = lines.iter().position(|l| l.contains("died: Respawning"))?;
+        let from = at.saturating_sub(2);
+        Some(format!("{}: {}", node.name, lines[from..=at].join(" / ")))
+    })
+}
+
 /// Linux's O_NONBLOCK (the tests have no libc crate).
 const O_NONBLOCK: i32 = 0o4000;
 
@@ -726,6 +738,12 @@ fn soak(mode: Mode) {
         );
         if let Err(why) = logs_and_journal_parse(&lab) {
             panic!("seed {seed}, round {round}: {why}");
+        }
+        if let Some(death) = keepalived_death(&lab) {
+            panic!(
+                "seed {seed}, round {round}, faults {faults:?}: a keepalived process died without the nemesis: {death}\n{}",
+                vrrp_picture(&lab, mode)
+            );
         }
         if let Err(why) = one_line_per_transition(&lab, &mut events, &killed) {
             panic!(
