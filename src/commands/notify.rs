@@ -64,7 +64,20 @@ pub fn run(args: NotifyArgs) -> anyhow::Result<()> {
             args.reconcile,
         )
     });
-    let quiet = args.reconcile && matches!(&result, Ok(o) if o.action == Action::AlreadyOurs);
+    // A reconcile with nothing to do, or one that leaves the address with another master
+    // again (a VRRP split lasting minutes), is not logged; anything else is, and makes the
+    // next split news again.
+    let repeated = notify::reconcile_memory::repeated(
+        &cluster.paths.state_dir,
+        result.as_ref().ok(),
+        args.reconcile,
+    )
+    .unwrap_or_else(|e| {
+        errln!("warning: {e:#}");
+        false
+    });
+    let quiet =
+        repeated || (args.reconcile && matches!(&result, Ok(o) if o.action == Action::AlreadyOurs));
     if !quiet {
         let trigger = if args.reconcile {
             notify::failover_log::Trigger::Reconcile

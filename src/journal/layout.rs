@@ -9,9 +9,18 @@ pub const JOURNAL_FILE: &str = "journal.json";
 pub const IAM_JOURNAL_FILE: &str = "iam-journal.json";
 
 /// Files hakit (or the proxy it configured) creates while running, in directories setup
-/// created: notify's lock and sequence files, the failover log. Removed with their
-/// directory, as are stale unix sockets.
-pub const RUNTIME_FILES: &[&str] = &["notify.lock", "notify.seq", "failover.log"];
+/// created: notify's lock and sequence files, what the last reconcile reported, the
+/// failover log. Removed with their directory, as are stale unix sockets.
+pub const RUNTIME_FILES: &[&str] = &[
+    "notify.lock",
+    "notify.seq",
+    RECONCILE_MEMORY_FILE,
+    "failover.log",
+];
+
+/// What the last reconcile reported when it left the address with another master
+/// (`notify::reconcile_memory`).
+pub const RECONCILE_MEMORY_FILE: &str = "reconcile.last";
 
 pub fn journal(state_dir: &Path) -> PathBuf {
     state_dir.join(JOURNAL_FILE)

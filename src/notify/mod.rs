@@ -5,6 +5,7 @@
 
 pub mod drift;
 pub mod failover_log;
+pub mod reconcile_memory;
 mod serial;
 pub mod webhook;
 

@@ -585,12 +585,41 @@ fn reconcile_leaves_the_address_with_another_master_until_it_reports_backup() {
         Some(enis[1].as_str()),
         "the address changed hands only once"
     );
+    // The split goes on: later reconciles leave the address alone too, and log (and post)
+    // nothing more: one line per split, not one per reconcile interval.
+    let held = |lab: &NotifyLab| {
+        log_lines(lab)
+            .iter()
+            .filter(|l| {
+                l.contains("node=n1 state=master action=held-by-another-master trigger=reconcile ")
+            })
+            .count()
+    };
+    for _ in 0..2 {
+        let out = notify(&lab, &["--node", "n1", "--reconcile", "--output", "json"]);
+        let outcome: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(outcome["action"], "held-by-another-master", "{outcome}");
+    }
+    assert_eq!(held(&lab), 1, "{:#?}", log_lines(&lab));
     // The link heals, n2 steps down and reports it: the next reconcile on n1 takes it.
     assert!(notify(&lab, &["--node", "n2", "backup"]).status.success());
     assert!(notify(&lab, &["--node", "n1", "--reconcile"])
         .status
         .success());
     assert_eq!(holder().as_deref(), Some(enis[0].as_str()));
+    assert!(
+        log_lines(&lab).last().is_some_and(
+            |l| l.contains("node=n1 state=master action=associated trigger=reconcile ")
+        ),
+        "{:#?}",
+        log_lines(&lab)
+    );
+    // A new split is news again.
+    assert!(notify(&lab, &["--node", "n2", "master"]).status.success());
+    let out = notify(&lab, &["--node", "n1", "--reconcile", "--output", "json"]);
+    let outcome: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(outcome["action"], "held-by-another-master", "{outcome}");
+    assert_eq!(held(&lab), 2, "{:#?}", log_lines(&lab));
 }
 
 /// A node that dies never clears its `hakit:state=master` report. If the survivor's one
