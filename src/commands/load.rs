@@ -39,6 +39,7 @@ pub fn load_node(args: &NodeArgs, policy: SecretsPolicy) -> anyhow::Result<Loade
     }
     let base = args.config.path.parent().unwrap_or(Path::new("."));
     let profile = profile::load(&cluster.profile, base)?;
+    let cluster_text = installed_text(args, &cluster, base, cluster_text)?;
     let issues = config::check_cluster(&profile, &cluster);
     if !issues.is_empty() {
         return Err(ConfigError {
@@ -128,4 +129,33 @@ impl LoadedNode {
             templates,
         })
     }
+}
+
+/// The cluster file's text as setup installs it: a profile file named by a relative path
+/// gets its absolute path, or the installed copy (in `config_dir`) could not find it.
+fn installed_text(
+    args: &NodeArgs,
+    cluster: &Cluster,
+    base: &Path,
+    text: String,
+) -> Result<String, ConfigError> {
+    if profile::is_shipped(&cluster.profile) || Path::new(&cluster.profile).is_absolute() {
+        return Ok(text);
+    }
+    let path = base.join(&cluster.profile);
+    let absolute = std::fs::canonicalize(&path).unwrap_or(path);
+    config::with_absolute_profile(&text, &cluster.profile, &absolute).ok_or_else(|| {
+        ConfigError::single(
+            Some(args.config.path.clone()),
+            ConfigIssue::new(
+                "profile",
+                format!(
+                    "the profile file is named by a relative path ({}), which the copy setup installs in {} could not resolve, and hakit could not make it absolute in that copy",
+                    cluster.profile,
+                    cluster.paths.config_dir.display()
+                ),
+                format!("give its absolute path: profile = \"{}\"", absolute.display()),
+            ),
+        )
+    })
 }

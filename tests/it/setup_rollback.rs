@@ -737,3 +737,62 @@ fn a_hook_that_cannot_run_is_refused_by_setup_and_reported_by_status() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(tree(&lab.root), before);
 }
+
+/// A profile file of the user's own, named by a path relative to the cluster file: the copy
+/// setup installs in config_dir names it by its absolute path, so `hakit status` and
+/// `rollback --discover` on the installed file still find it (before, they exited 2:
+/// "cannot read profile file <config_dir>/profiles/mine.toml").
+#[test]
+fn a_custom_profile_by_relative_path_is_found_from_the_installed_cluster_file() {
+    if !ready("setup with a custom profile") {
+        return;
+    }
+    let lab = lab("custom-profile");
+    let base = lab.config.parent().expect("base").to_path_buf();
+    std::fs::create_dir_all(base.join("profiles")).expect("dir");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/haproxy.toml");
+    std::fs::copy(&shipped, base.join("profiles/mine.toml")).expect("profile");
+    let text = std::fs::read_to_string(&lab.config).expect("config");
+    std::fs::write(
+        &lab.config,
+        text.replace("profile = \"haproxy\"", "profile = \"profiles/mine.toml\""),
+    )
+    .expect("config");
+    let before = tree(&lab.root);
+    let out = run(&mut setup(&lab));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let installed = lab.root.join("etc/hakit/cluster.toml");
+    let text = std::fs::read_to_string(&installed).expect("installed");
+    let absolute = std::fs::canonicalize(base.join("profiles/mine.toml")).expect("canonical");
+    assert!(
+        text.contains(&format!("profile = \"{}\"", absolute.display())),
+        "{text}"
+    );
+    // The rest of the user's file is as written.
+    let original = std::fs::read_to_string(&lab.config).expect("config");
+    let differ = original
+        .lines()
+        .zip(text.lines())
+        .filter(|(a, b)| a != b)
+        .count();
+    assert_eq!(
+        (differ, original.lines().count()),
+        (1, text.lines().count())
+    );
+    let status = run(hakit()
+        .args(["status", "--node", "n1", "--config"])
+        .arg(&installed));
+    assert_ne!(status.status.code(), Some(2), "{}", stderr(&status));
+    assert!(
+        stdout(&status).contains("failover hook"),
+        "{}",
+        stdout(&status)
+    );
+    // A second setup installs the same bytes: nothing to do.
+    let again = run(&mut setup(&lab));
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(!stderr(&again).contains("[done]"), "{}", stderr(&again));
+    let out = rollback(&lab);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(tree(&lab.root), before);
+}
