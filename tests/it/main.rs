@@ -26,5 +26,7 @@ mod proxysql_real;
 mod setup_rollback;
 mod snapshots;
 mod soak;
+mod soak_events;
+mod soak_nemesis;
 mod terminal;
 mod validators;
