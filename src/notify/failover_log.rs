@@ -62,9 +62,10 @@ pub fn line(
 /// The line for configuration `hakit notify --reconcile` found missing and put back.
 pub fn drift_line(cluster: &Cluster, node: &str, restored: &str) -> String {
     format!(
-        "{} cluster={} node={node} action={DRIFT} trigger=reconcile restored={restored:?}",
+        "{} cluster={} node={node} action={DRIFT} trigger={} restored={restored:?}",
         utc_now(),
-        cluster.name
+        cluster.name,
+        Trigger::Reconcile.as_str()
     )
 }
 

@@ -832,6 +832,19 @@ impl Lab {
         }
     }
 
+    /// keepalived on n1 first, until it is VRRP master (it holds `marker`, within
+    /// `limit`), then on every other node: with nopreempt, whichever node is healthy first
+    /// becomes master, so the order decides.
+    pub(crate) fn start_keepalived_n1_first(&mut self, marker: &str, limit: Duration) {
+        self.nodes[0].start_keepalived();
+        wait_until("n1 to become VRRP master", limit, || {
+            self.nodes[0].holds_marker(marker)
+        });
+        for node in &mut self.nodes[1..] {
+            node.start_keepalived();
+        }
+    }
+
     pub(crate) fn start_proxies(&mut self) {
         for node in &mut self.nodes {
             node.start_haproxy();
@@ -1014,11 +1027,7 @@ fn aws_eip_failover_lab() {
     // Proxies first, then the master's keepalived, then the backup's: with nopreempt
     // whichever node is healthy first becomes master, so the order decides.
     lab.start_proxies();
-    lab.nodes[0].start_keepalived();
-    wait_until("n1 to become VRRP master", Duration::from_secs(20), || {
-        lab.nodes[0].holds_marker("169.254.250.51")
-    });
-    lab.nodes[1].start_keepalived();
+    lab.start_keepalived_n1_first("169.254.250.51", Duration::from_secs(20));
     wait_until("n2 to report backup", Duration::from_secs(20), || {
         lab.nodes[1].notified("state=backup")
     });
@@ -1322,12 +1331,7 @@ fn aws_eip_three_node_lab() {
         "setup associates the EIP on the master"
     );
     lab.start_proxies();
-    lab.nodes[0].start_keepalived();
-    wait_until("n1 to become VRRP master", Duration::from_secs(20), || {
-        lab.nodes[0].holds_marker(MARKER)
-    });
-    lab.nodes[1].start_keepalived();
-    lab.nodes[2].start_keepalived();
+    lab.start_keepalived_n1_first(MARKER, Duration::from_secs(20));
     wait_until(
         "n2 and n3 to report backup",
         Duration::from_secs(20),
@@ -1431,11 +1435,7 @@ fn l2_vip_failover_lab() {
     lab.setup(0, "master");
     lab.setup(1, "backup");
     lab.start_proxies();
-    lab.nodes[0].start_keepalived();
-    wait_until("the VIP on n1", Duration::from_secs(20), || {
-        lab.nodes[0].holds_marker("192.0.2.50")
-    });
-    lab.nodes[1].start_keepalived();
+    lab.start_keepalived_n1_first("192.0.2.50", Duration::from_secs(20));
     if let Err(why) = lab.client_reach("192.0.2.50") {
         panic!("the client reaches the proxy on the VIP: {why}");
     }
@@ -1902,11 +1902,7 @@ fn proxysql_aws_eip_pair_lab() {
         let datadir = lab.dir.join(format!("pxdata-{}", lab.nodes[i].name));
         lab.nodes[i].start_proxysql(&binary, &datadir);
     }
-    lab.nodes[0].start_keepalived();
-    wait_until("n1 to become VRRP master", Duration::from_secs(30), || {
-        lab.nodes[0].holds_marker(MARKER)
-    });
-    lab.nodes[1].start_keepalived();
+    lab.start_keepalived_n1_first(MARKER, Duration::from_secs(30));
     wait_until("n2 to report backup", Duration::from_secs(20), || {
         lab.nodes[1].notified("state=backup")
     });

@@ -285,11 +285,7 @@ fn soak(mode: Mode) {
     lab.start_proxies();
     let mut events: Vec<Events> = lab.nodes.iter_mut().map(Events::open).collect();
     let mut killed = vec![0usize; lab.nodes.len()];
-    lab.nodes[0].start_keepalived();
-    wait_until("n1 to become VRRP master", Duration::from_secs(30), || {
-        lab.nodes[0].holds_marker(mode.marker())
-    });
-    lab.nodes[1].start_keepalived();
+    lab.start_keepalived_n1_first(mode.marker(), Duration::from_secs(30));
     if mode == Mode::AwsEip {
         lab.wait_holder("n1", "the EIP on n1 after keepalived started");
     }
@@ -463,11 +459,7 @@ fn load_nemesis_benchmark() {
         lab.setup(0, "master");
         lab.setup(1, "backup");
         lab.start_proxies();
-        lab.nodes[0].start_keepalived();
-        wait_until("n1 to become VRRP master", Duration::from_secs(30), || {
-            lab.nodes[0].holds_marker(MARKER)
-        });
-        lab.nodes[1].start_keepalived();
+        lab.start_keepalived_n1_first(MARKER, Duration::from_secs(30));
         lab.wait_holder("n1", "the EIP on n1 after keepalived started");
         let (eni1, _) = lab.eni_of("n1");
         let sampler = HolderSampler::start(&lab);

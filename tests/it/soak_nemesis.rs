@@ -118,10 +118,15 @@ fn begin(
             lab.nodes[m].kill_haproxy();
             (Held::ProxyDown(m), rng.millis(500, 5000))
         }
-        Fault::ProxyHung => {
-            let hung = pids(&lab.nodes[m], "haproxy");
-            signal(&hung, "-STOP");
-            (Held::Stopped(hung), rng.millis(500, 5000))
+        Fault::ProxyHung | Fault::KeepalivedPaused => {
+            let comm = if fault == Fault::ProxyHung {
+                "haproxy"
+            } else {
+                "keepalived"
+            };
+            let stopped = pids(&lab.nodes[m], comm);
+            signal(&stopped, "-STOP");
+            (Held::Stopped(stopped), rng.millis(500, 5000))
         }
         Fault::KeepalivedKilled => {
             // Beyond keepalived and its VRRP child, a keepalived process is a notify it
@@ -129,11 +134,6 @@ fn begin(
             killed[m] += pids(&lab.nodes[m], "keepalived").len().saturating_sub(2);
             lab.nodes[m].kill_keepalived();
             (Held::KeepalivedDown(m), rng.millis(1000, 5000))
-        }
-        Fault::KeepalivedPaused => {
-            let paused = pids(&lab.nodes[m], "keepalived");
-            signal(&paused, "-STOP");
-            (Held::Stopped(paused), rng.millis(500, 5000))
         }
         Fault::VrrpCut => {
             lab.vrrp_link(false);
